@@ -1,0 +1,55 @@
+"""The configuration of one ``avprep build``: a dataclass, serialisable to build.json.
+
+Everything that changes the *content* of the shards lives here, so that a
+resumed build can check it is continuing the same build (``fingerprint``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from avprep.media import DecodeConfig
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    dataset: str
+    root: str | None
+    out: str
+    shard_size: int = 64  # clips per shard
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    frame_side: int = 256  # longer side of stored full frames when no face stage runs
+    jpeg_quality: int = 90
+    face_backend: str = "none"  # "none" | "dlib" | "fan"
+    face_options: dict[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] = ()
+    feature_config: str | None = None  # JSON file with user feature configs
+    noise_levels_db: tuple[float, ...] = ()
+    noise_seed: int = 0
+    aligner: str = "none"  # "none" | "pocketsphinx" | "mfa"
+    aligner_options: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = None
+    splits: tuple[str, ...] = ()
+    speakers: tuple[str, ...] = ()
+    transcripts: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BuildConfig:
+        d = dict(d)
+        d["decode"] = DecodeConfig(**d.get("decode", {}))
+        for name in ("features", "noise_levels_db", "splits", "speakers"):
+            d[name] = tuple(d.get(name, ()))
+        return cls(**d)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that shapes the output (not where it is written)."""
+        d = self.to_dict()
+        d.pop("out")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

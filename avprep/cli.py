@@ -1,0 +1,163 @@
+"""The ``avprep`` command line (click). Thin: parses, then calls library/pipeline code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+import avprep
+from avprep.paths import default_build_dir
+
+BUILD_EPILOG = """
+\b
+Examples:
+  avprep build demo                                  # bundled demo corpus -> $AVPREP_HOME/demo
+  avprep build folder --root ~/videos --out ~/videos-avprep --workers 2
+  avprep build lrw --root gs://b/lrw --out gs://b/out --runner=DataflowRunner \\
+      --project=P --region=R --temp_location=gs://b/tmp --sdk_container_image=IMAGE
+
+\b
+Any option avprep does not know is passed to Apache Beam unchanged
+(--runner, --project, --region, --temp_location, --setup_file, --dry_run=True, ...).
+Re-running the same command resumes: finished shards are kept, the rest is redone.
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(avprep.__version__, prog_name="avprep")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """avprep: audio-visual speech corpora -> webdataset shards for talking-face models.
+
+    Builds run on Apache Beam (DirectRunner locally, Dataflow/Flink/Spark on a cluster)
+    and write OUT/shards/*.tar, OUT/manifest.parquet (one row per discovered clip,
+    written or rejected with a reason) and OUT/build.json.
+    """
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    epilog=BUILD_EPILOG,
+)
+@click.argument("dataset")
+@click.option("--root", help="Corpus root as distributed (local path or gs://...). "
+              "Not needed for 'demo'.")
+@click.option("--out", help="Build folder. Default: $AVPREP_HOME/<dataset> "
+              "(AVPREP_HOME defaults to ~/.avprep/datasets).")
+@click.option("--workers", type=int, default=None,
+              help="Local parallelism: N processes (Beam DirectRunner multi-processing).")
+@click.option("--shard-size", type=int, default=64, show_default=True, help="Clips per shard.")
+@click.option("--limit", type=int, default=None, help="Build only the first N clips (a slice).")
+@click.option("--split", "splits", multiple=True, help="Only these splits (repeatable).")
+@click.option("--speakers", default=None, help="Only these speakers (comma-separated).")
+@click.option("--transcripts", default=None,
+              help="Sidecar transcript file for corpora without transcripts (see README).")
+@click.option("--face-backend", type=click.Choice(["none", "dlib", "fan"]), default="none",
+              show_default=True, help="Face detection/landmarks backend; 'none' stores "
+              "downscaled full frames instead of aligned crops.")
+@click.option("--features", default="", help="Audio feature tracks to store, comma-separated "
+              "(mfcc_davs, mfcc_syncnet, mfcc_cran, logspec_dvae, or names from --feature-config).")
+@click.option("--feature-config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON file defining extra feature configurations.")
+@click.option("--noise-db", "noise_db", type=float, multiple=True,
+              help="Also store feature tracks of the audio with white noise at this SNR in dB "
+                   "(repeatable; DVAE uses -60, -30, -10).")
+@click.option("--noise-seed", type=int, default=0, show_default=True)
+@click.option("--aligner", type=click.Choice(["none", "pocketsphinx", "mfa"]), default="none",
+              show_default=True, help="Forced aligner for phone/viseme labels.")
+@click.option("--max-seconds", type=float, default=300.0, show_default=True,
+              help="Reject clips longer than this (memory per clip grows with length).")
+@click.option("--max-side", type=int, default=640, show_default=True,
+              help="Downscale decoded frames so the longer side is at most this.")
+@click.option("--min-frames", type=int, default=1, show_default=True,
+              help="Reject clips with fewer frames (at 25 fps).")
+@click.option("--frame-side", type=int, default=256, show_default=True,
+              help="Longer side of stored full frames (when --face-backend none).")
+@click.option("--overwrite", is_flag=True, help="Delete a previous build in --out and start over.")
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.pass_context
+def build(ctx: click.Context, dataset: str, root: str | None, out: str | None,
+          workers: int | None, shard_size: int, limit: int | None, splits: tuple[str, ...],
+          speakers: str | None, transcripts: str | None, face_backend: str, features: str,
+          feature_config: str | None, noise_db: tuple[float, ...], noise_seed: int,
+          aligner: str, max_seconds: float, max_side: int, min_frames: int, frame_side: int,
+          overwrite: bool, no_progress: bool) -> None:
+    """Build webdataset shards + manifest for DATASET (see `avprep datasets`)."""
+    from avprep.build_config import BuildConfig
+    from avprep.datasets import get_adapter
+    from avprep.datasets.base import EmptyCorpusError
+    from avprep.media import DecodeConfig
+    from pipelines.build import BuildMismatchError, run_build
+
+    try:
+        adapter = get_adapter(dataset)
+    except KeyError as e:
+        raise click.UsageError(str(e.args[0])) from None
+    if adapter.needs_root and not root:
+        raise click.UsageError(f"{dataset} needs --root. Expected layout: {adapter.layout}")
+    out = out or default_build_dir(dataset)
+    config = BuildConfig(
+        dataset=dataset, root=root, out=out, shard_size=shard_size,
+        decode=DecodeConfig(max_seconds=max_seconds, max_side=max_side, min_frames=min_frames),
+        frame_side=frame_side, face_backend=face_backend, features=_csv(features),
+        feature_config=feature_config, noise_levels_db=tuple(noise_db), noise_seed=noise_seed,
+        aligner=aligner, limit=limit, splits=tuple(splits), speakers=_csv(speakers),
+        transcripts=transcripts,
+    )
+    bar = None
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if no_progress:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="clip", desc=f"build {dataset}", file=sys.stderr)
+        if done > bar.n:
+            bar.update(done - bar.n)
+
+    try:
+        result = run_build(config, ctx.args, workers=workers, overwrite=overwrite,
+                           on_progress=on_progress)
+    except (EmptyCorpusError, BuildMismatchError) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.shards_skipped:
+        click.echo(f"resumed: {result.shards_skipped}/{result.shards_total} shards were "
+                   "already complete")
+    if result.info is None:
+        click.echo(f"job submitted/validated; output will be in {out}")
+        return
+    c = result.info["counts"]
+    click.echo(f"{c['discovered']} clips: {c['ok']} ok, {c['rejected']} rejected "
+               f"-> {c['shards']} shards in {out}")
+    for reason, n in c["rejected_by_reason"].items():
+        click.echo(f"  rejected {reason}: {n}")
+
+
+@main.command("datasets")
+def datasets_cmd() -> None:
+    """List the corpus adapters, the layout each expects and the labels it yields."""
+    from avprep.datasets import REGISTRY, get_adapter
+
+    get_adapter("folder")  # imports every adapter module
+    for name in sorted(REGISTRY):
+        cls = REGISTRY[name]
+        click.echo(click.style(name, bold=True) + f"  {cls.description}")
+        click.echo(f"    layout: {cls.layout}")
+        click.echo(f"    labels: {', '.join(cls.labels)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Phone sets, visemes and forced aligners."""

@@ -1,0 +1,238 @@
+"""Turn one ClipRef into a shard sample and a manifest row (decode -> stages -> encode).
+
+This is the whole per-clip work of ``avprep build`` as a plain class, so it is
+tested without Beam and reused by any runner. A clip either yields a sample and
+an ``ok`` row, or a ``rejected`` row whose reason says what to fix; an
+unexpected exception in a stage is also caught and recorded (``stage_error``),
+so one bad clip never stops a build.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import traceback
+from importlib import metadata
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import soundfile as sf
+
+import avprep
+from avprep import storage
+from avprep.build_config import BuildConfig
+from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.media import decode_clip
+from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
+from avprep.stages import Stage
+
+log = logging.getLogger(__name__)
+
+
+class FullFramesStage:
+    """Stores downscaled full frames as JPEG members (``f00000.jpg`` ...) when no
+    face stage runs, so a build without faces still carries the video."""
+
+    name = "frames"
+
+    def __init__(self, side: int = 256, quality: int = 90) -> None:
+        self.side = side
+        self.quality = quality
+
+    def setup(self) -> None:
+        pass
+
+    def versions(self) -> dict[str, str]:
+        return {"opencv": cv2.__version__}
+
+    def process(self, work: ClipWork) -> None:
+        media = work.media
+        assert media is not None
+        h, w = media.frames.shape[1:3]
+        s = min(1.0, self.side / max(h, w))
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        params = [cv2.IMWRITE_JPEG_QUALITY, self.quality]
+        for i, frame in enumerate(media.frames):
+            if size != (w, h):
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
+            if not ok:
+                raise ClipRejected("encode_failed", f"JPEG encoding failed at frame {i}")
+            work.files[f"f{i:05d}.jpg"] = buf.tobytes()
+        work.meta["frames"] = {"format": "jpeg", "size": [size[0], size[1]], "pattern": "f{:05d}.jpg"}
+
+
+def make_stages(config: BuildConfig) -> list[Stage]:
+    """The stages a build runs, in order: face (or full frames), audio features, phonetics."""
+    stages: list[Stage] = []
+    if config.face_backend != "none":
+        from avprep.face.stage import FaceConfig, FaceStage
+
+        stages.append(FaceStage(FaceConfig(backend=config.face_backend, **config.face_options)))
+    else:
+        stages.append(FullFramesStage(config.frame_side, config.jpeg_quality))
+    if config.features:
+        from avprep.features.stage import AudioFeatureStage
+
+        stages.append(
+            AudioFeatureStage(
+                features=config.features,
+                noise_levels_db=config.noise_levels_db,
+                seed=config.noise_seed,
+                extra_configs=config.feature_config,
+            )
+        )
+    if config.aligner != "none":
+        from avprep.phonetics.stage import PhoneticsStage
+
+        stages.append(PhoneticsStage(aligner=config.aligner, **config.aligner_options))
+    return stages
+
+
+def _relsource(path: str | None, root: str | None) -> str | None:
+    if path is None:
+        return None
+    if root and (path.startswith(root.rstrip("/") + "/") or path.startswith(root)):
+        return storage.relpath(path, root)
+    return path
+
+
+class ClipProcessor:
+    """Runs decode and every stage on one clip. ``setup`` loads models once."""
+
+    def __init__(self, config: BuildConfig, stages: list[Stage] | None = None) -> None:
+        self.config = config
+        self.stages = stages if stages is not None else make_stages(config)
+        self._versions: dict[str, str] | None = None
+
+    def setup(self) -> None:
+        for stage in self.stages:
+            stage.setup()
+
+    def versions(self) -> dict[str, str]:
+        if self._versions is None:
+            v = {
+                "avprep": avprep.__version__,
+                "numpy": np.__version__,
+                "pyav": av.__version__,
+                "ffmpeg": ".".join(str(x) for x in av.library_versions["libavcodec"]),
+                "soundfile": sf.__version__,
+                "libsndfile": sf.__libsndfile_version__,
+            }
+            for stage in self.stages:
+                v.update(stage.versions())
+            self._versions = v
+        return self._versions
+
+    def process(self, ref: ClipRef) -> tuple[dict[str, Any], dict[str, bytes] | None]:
+        """Returns ``(manifest_row, sample_fields)``; fields is None for a rejection."""
+        start = time.perf_counter()
+        row = self._base_row(ref)
+        try:
+            if ref.error:
+                reason, _, detail = ref.error.partition(":")
+                raise ClipRejected(reason.strip(), detail.strip())
+            work = ClipWork(ref=ref)
+            t = time.perf_counter()
+            work.media = self._load_media(ref)
+            work.timings["decode"] = time.perf_counter() - t
+            for stage in self.stages:
+                t = time.perf_counter()
+                stage.process(work)
+                work.timings[stage.name] = time.perf_counter() - t
+            t = time.perf_counter()
+            fields = self._encode(work)
+            work.timings["encode"] = time.perf_counter() - t
+        except ClipRejected as e:
+            row.update(status="rejected", reason=e.reason, detail=e.detail or None)
+            row["seconds"] = time.perf_counter() - start
+            return row, None
+        except Exception as e:  # a bug or an unforeseen input: record it, keep building
+            log.exception("clip %s failed", ref.key)
+            tb = traceback.format_exception_only(type(e), e)[-1].strip()
+            row.update(status="rejected", reason="stage_error", detail=tb)
+            row["seconds"] = time.perf_counter() - start
+            return row, None
+        media = work.media
+        row.update(status="ok", n_frames=media.n_frames, duration=media.duration)
+        row.update({k: v for k, v in work.manifest.items()})
+        row["seconds"] = time.perf_counter() - start
+        self.last_timings = work.timings
+        return row, fields
+
+    def _load_media(self, ref: ClipRef) -> DecodedMedia:
+        if ref.kind == "identity":
+            from avprep.images import decode_images
+
+            return decode_images(ref.images or (ref.source,), self.config.decode)
+        return decode_clip(ref.source, ref.audio, self.config.decode)
+
+    def _base_row(self, ref: ClipRef) -> dict[str, Any]:
+        labels = ref.labels or {}
+        return {
+            "key": ref.key,
+            "dataset": ref.dataset,
+            "split": ref.split,
+            "kind": ref.kind,
+            "source": _relsource(ref.source, self.config.root) or "",
+            "speaker": ref.speaker,
+            "transcript": ref.transcript,
+            "labels": json.dumps(labels, sort_keys=True) if labels else None,
+            "word": labels.get("word"),
+            "word_id": labels.get("word_id"),
+            "emotion": labels.get("emotion"),
+            "person_id": labels.get("person_id"),
+        }
+
+    def _encode(self, work: ClipWork) -> dict[str, bytes]:
+        ref, media = work.ref, work.media
+        assert media is not None
+        fields: dict[str, bytes] = dict(work.files)
+        if ref.kind == "clip":
+            buf = io.BytesIO()
+            sf.write(buf, media.audio, media.sample_rate, format="FLAC", subtype="PCM_16")
+            fields["flac"] = buf.getvalue()
+        for name, arr in work.arrays.items():
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            fields[f"{name}.npy"] = buf.getvalue()
+        meta: dict[str, Any] = {
+            "schema_version": SAMPLE_SCHEMA_VERSION,
+            "key": ref.key,
+            "dataset": ref.dataset,
+            "split": ref.split,
+            "kind": ref.kind,
+            "source": _relsource(ref.source, self.config.root) or "",
+            "audio_source": _relsource(ref.audio, self.config.root),
+            "speaker": ref.speaker,
+            "transcript": ref.transcript,
+            "fps": media.fps,
+            "n_frames": media.n_frames,
+            "duration": media.duration,
+            "sample_rate": media.sample_rate,
+            "source_fps": round(media.source_fps, 6),
+            "source_size": list(media.source_size),
+            "av_offset": round(media.av_offset, 6),
+            "labels": ref.labels,
+            "versions": self.versions(),
+        }
+        meta.update(work.meta)
+        meta["members"] = sorted([*fields, "json"])
+        encoded = json.dumps(meta, sort_keys=True, default=_json_default).encode()
+        validate_sample_meta(json.loads(encoded))  # validate exactly what is written
+        fields["json"] = encoded
+        return fields
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple | set):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,358 @@
+"""``avprep build`` as an Apache Beam pipeline: discover -> plan -> build shards -> manifest.
+
+Shape of the job (the same on DirectRunner, Dataflow, Flink, Spark)::
+
+    Create(pending shard names) | Reshuffle | ParDo(BuildShard) | ToList | Map(finalize)
+
+- Discovery and planning run in the driver (cheap: no media is opened) and write
+  one plan file per shard under ``OUT/_plan/``; the job graph carries only shard
+  names, so it stays small for a million-clip corpus.
+- ``BuildShard`` loads models once per worker (``setup``), decodes and processes
+  the shard's clips one at a time (memory holds one clip), streams samples into
+  ``shards/<name>.tar.tmp-<uuid>`` through Beam's FileSystems (so ``gs://`` works)
+  and renames it into place only when complete. Its manifest rows go to
+  ``_parts/<name>.parquet`` first; a shard counts as done when both exist.
+- ``finalize`` merges every shard's rows (done now or by an earlier run) into
+  ``manifest.parquet`` and writes ``build.json``.
+
+Resume: re-running the same build skips shards already done and redoes the rest;
+the result equals an uninterrupted build. A build whose configuration or clip
+list changed refuses to resume into the same folder (``--overwrite`` starts over).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+import avprep
+from avprep import storage
+from avprep.build_config import BuildConfig
+from avprep.datasets import DiscoverOptions, get_adapter
+from avprep.plan import plan_shards, ref_from_json, ref_to_json
+from avprep.samples import ClipProcessor
+from avprep.schema import manifest_table
+from avprep.shards import ShardWriter
+
+log = logging.getLogger(__name__)
+
+PLAN_DIR, PARTS_DIR, SHARDS_DIR, PROGRESS_DIR = "_plan", "_parts", "shards", "_progress"
+STATE_FILE = "_state.json"
+
+
+class BuildMismatchError(RuntimeError):
+    """OUT holds a different build (other config or clip list)."""
+
+
+def _join(*parts: str) -> str:
+    return FileSystems.join(*parts)
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    """Write atomically: a temp name, then a rename (so readers never see half a file)."""
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    with FileSystems.create(tmp) as f:
+        f.write(data)
+    FileSystems.rename([tmp], [path])
+
+
+def _read_bytes(path: str) -> bytes:
+    with FileSystems.open(path) as f:
+        return f.read()
+
+
+def _mkdirs(path: str) -> None:
+    if not storage.is_remote(path):
+        os.makedirs(path, exist_ok=True)
+
+
+def _is_done(out: str, shard: str) -> bool:
+    return FileSystems.exists(_join(out, SHARDS_DIR, shard)) and FileSystems.exists(
+        _join(out, PARTS_DIR, shard.replace(".tar", ".parquet"))
+    )
+
+
+class BuildShard(beam.DoFn):
+    """Builds one shard: every clip of its plan file -> tar + manifest rows."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config_dict = config
+        self.processor: ClipProcessor | None = None
+        self.ok = Metrics.counter("avprep", "clips_ok")
+        self.rejected = Metrics.counter("avprep", "clips_rejected")
+        self.shards_done = Metrics.counter("avprep", "shards_written")
+
+    def setup(self) -> None:
+        self.config = BuildConfig.from_dict(self.config_dict)
+        self.processor = ClipProcessor(self.config)
+        self.processor.setup()  # models load once per worker
+
+    def process(self, shard: str) -> Iterable[tuple[str, int, int]]:
+        out = self.config.out
+        plan_text = _read_bytes(_join(out, PLAN_DIR, shard.replace(".tar", ".jsonl"))).decode()
+        refs = [ref_from_json(line) for line in plan_text.splitlines() if line.strip()]
+        progress = _ProgressFile(out, shard)
+        rows: list[dict[str, Any]] = []
+        final = _join(out, SHARDS_DIR, shard)
+        tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            with FileSystems.create(tmp) as f, ShardWriter(f) as writer:
+                for ref in refs:  # plan order is key order
+                    row, fields = self.processor.process(ref)
+                    if fields is not None:
+                        row["shard"] = shard
+                        writer.add(ref.key, fields)
+                        self.ok.inc()
+                    else:
+                        self.rejected.inc()
+                        Metrics.counter("avprep", f"rejected_{row['reason']}").inc()
+                    rows.append(row)
+                    progress.tick()
+            buf = io.BytesIO()
+            pq.write_table(manifest_table(rows), buf)
+            _write_bytes(_join(out, PARTS_DIR, shard.replace(".tar", ".parquet")), buf.getvalue())
+            FileSystems.rename([tmp], [final])
+        finally:
+            if FileSystems.exists(tmp):
+                FileSystems.delete([tmp])
+        self.shards_done.inc()
+        n_ok = sum(r["status"] == "ok" for r in rows)
+        yield shard, n_ok, len(rows) - n_ok
+
+
+class _ProgressFile:
+    """One line per finished clip in OUT/_progress/<shard>.log (local builds only),
+    read by the driver's progress bar; multi-process workers share the folder."""
+
+    def __init__(self, out: str, shard: str) -> None:
+        self.path = None
+        if not storage.is_remote(out):
+            os.makedirs(os.path.join(out, PROGRESS_DIR), exist_ok=True)
+            self.path = os.path.join(out, PROGRESS_DIR, shard.replace(".tar", ".log"))
+            open(self.path, "w").close()
+
+    def tick(self) -> None:
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(".\n")
+
+
+def finalize(results: list[tuple[str, int, int]], config: dict[str, Any], shards: list[str],
+             versions: dict[str, str]) -> dict[str, Any]:
+    """Merge every shard's rows into manifest.parquet and write build.json."""
+    cfg = BuildConfig.from_dict(config)
+    tables = []
+    for shard in shards:
+        part = _join(cfg.out, PARTS_DIR, shard.replace(".tar", ".parquet"))
+        tables.append(pq.read_table(io.BytesIO(_read_bytes(part))))
+    table = pa.concat_tables(tables) if tables else manifest_table([])
+    table = table.sort_by("key")
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    _write_bytes(_join(cfg.out, "manifest.parquet"), buf.getvalue())
+    status = Counter(table.column("status").to_pylist())
+    reasons = Counter(r for r in table.column("reason").to_pylist() if r)
+    by_split = Counter(
+        s for s, st in zip(table.column("split").to_pylist(), table.column("status").to_pylist(),
+                           strict=True) if st == "ok"
+    )
+    info = {
+        "avprep_version": avprep.__version__,
+        "config": cfg.to_dict(),
+        "fingerprint": cfg.fingerprint(),
+        "versions": versions,
+        "counts": {
+            "discovered": table.num_rows,
+            "ok": status.get("ok", 0),
+            "rejected": status.get("rejected", 0),
+            "rejected_by_reason": dict(sorted(reasons.items())),
+            "ok_by_split": dict(sorted(by_split.items())),
+            "shards": len(shards),
+        },
+        "shards": shards,
+    }
+    _write_bytes(_join(cfg.out, "build.json"), json.dumps(info, indent=2, sort_keys=True).encode())
+    return info
+
+
+@dataclass
+class BuildResult:
+    out: str
+    info: dict[str, Any] | None  # build.json content (None for a job not run here, e.g. dry_run)
+    shards_total: int
+    shards_skipped: int
+    pipeline_result: Any = None
+    messages: list[str] = field(default_factory=list)
+
+
+def pipeline_options(beam_args: list[str], workers: int | None) -> PipelineOptions:
+    args = list(beam_args)
+    if workers and workers > 1 and not any(a.startswith("--direct_running_mode") for a in args):
+        args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    opts = PipelineOptions(args)
+    if not opts.view_as(StandardOptions).runner:
+        opts.view_as(StandardOptions).runner = "DirectRunner"
+    return opts
+
+
+def _plan_fingerprint(plan: dict[str, list]) -> str:
+    h = hashlib.sha256()
+    for shard, refs in plan.items():
+        h.update(shard.encode())
+        for ref in refs:
+            h.update(ref_to_json(ref).encode())
+    return h.hexdigest()[:16]
+
+
+def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], list[str]]:
+    """Discover, plan, check/record the build state, write plan files.
+
+    Returns (all shard names, pending shard names)."""
+    adapter = get_adapter(config.dataset)
+    options = DiscoverOptions(
+        limit=config.limit, splits=config.splits, speakers=config.speakers,
+        transcripts=config.transcripts,
+    )
+    refs = list(adapter.iter_clips(config.root, options))
+    plan = plan_shards(refs, config.shard_size)
+    state = {"fingerprint": config.fingerprint(), "plan": _plan_fingerprint(plan)}
+    out = config.out
+    for sub in ("", PLAN_DIR, PARTS_DIR, SHARDS_DIR):
+        _mkdirs(_join(out, sub) if sub else out)
+    state_path = _join(out, STATE_FILE)
+    if FileSystems.exists(state_path) and not overwrite:
+        old = json.loads(_read_bytes(state_path))
+        if old != state:
+            what = "configuration" if old.get("fingerprint") != state["fingerprint"] else "clip list"
+            raise BuildMismatchError(
+                f"{out} holds a build with a different {what}; resuming would mix two builds. "
+                "Use another --out, or --overwrite to start this one over."
+            )
+    if overwrite:
+        _clear(out)
+        for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR):
+            _mkdirs(_join(out, sub))
+    _write_bytes(state_path, json.dumps(state).encode())
+    for shard, shard_refs in plan.items():
+        path = _join(out, PLAN_DIR, shard.replace(".tar", ".jsonl"))
+        text = "".join(ref_to_json(r) + "\n" for r in shard_refs).encode()
+        if not FileSystems.exists(path) or _read_bytes(path) != text:
+            _write_bytes(path, text)
+    shards = list(plan)
+    pending = [s for s in shards if not _is_done(out, s)]
+    return shards, pending
+
+
+def _clear(out: str) -> None:
+    for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR, PROGRESS_DIR):
+        pattern = _join(out, sub, "*")
+        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        if matches:
+            FileSystems.delete(matches)
+    for name in ("manifest.parquet", "build.json"):
+        if FileSystems.exists(_join(out, name)):
+            FileSystems.delete([_join(out, name)])
+
+
+def run_build(
+    config: BuildConfig,
+    beam_args: list[str] | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BuildResult:
+    shards, pending = prepare(config, overwrite)
+    opts = pipeline_options(beam_args or [], workers)
+    versions = ClipProcessor(config).versions()
+    versions["apache_beam"] = beam.__version__
+    result_box: dict[str, Any] = {}
+    p = beam.Pipeline(options=opts)
+    (
+        p
+        | "PendingShards" >> beam.Create(pending)
+        | "Spread" >> beam.Reshuffle()
+        | "BuildShard" >> beam.ParDo(BuildShard(config.to_dict()))
+        | "AllShards" >> beam.combiners.ToList()
+        | "Finalize" >> beam.Map(finalize, config.to_dict(), shards, versions)
+    )
+    total = _pending_clips(config.out, pending)
+    watcher = _ProgressWatcher(config.out, pending, total, on_progress)
+    watcher.start()
+    try:
+        pipeline_result = p.run()
+        if pipeline_result is not None:
+            pipeline_result.wait_until_finish()
+        result_box["result"] = pipeline_result
+    finally:
+        watcher.stop()
+    info = None
+    if FileSystems.exists(_join(config.out, "build.json")) and pipeline_result is not None:
+        info = json.loads(_read_bytes(_join(config.out, "build.json")))
+    return BuildResult(config.out, info, len(shards), len(shards) - len(pending), pipeline_result)
+
+
+def _pending_clips(out: str, pending: list[str]) -> int:
+    n = 0
+    for shard in pending:
+        text = _read_bytes(_join(out, PLAN_DIR, shard.replace(".tar", ".jsonl"))).decode()
+        n += sum(1 for line in text.splitlines() if line.strip())
+    return n
+
+
+class _ProgressWatcher:
+    """Polls the per-shard progress files of a local build and reports (done, total)."""
+
+    def __init__(self, out: str, pending: list[str], total: int,
+                 callback: Callable[[int, int], None] | None, interval: float = 0.5) -> None:
+        self.callback = callback
+        self.total = total
+        self.interval = interval
+        self.paths = []
+        if not storage.is_remote(out):
+            self.paths = [os.path.join(out, PROGRESS_DIR, s.replace(".tar", ".log")) for s in pending]
+            for path in self.paths:  # stale counts from an interrupted run
+                if os.path.exists(path):
+                    os.remove(path)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def count(self) -> int:
+        n = 0
+        for path in self.paths:
+            try:
+                n += os.path.getsize(path) // 2
+            except OSError:
+                pass
+        return n
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.callback(self.count(), self.total)
+
+    def start(self) -> None:
+        if self.callback and self.paths:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self.callback and self.paths:
+            self.callback(self.count(), self.total)
