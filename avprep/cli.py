@@ -48,48 +48,120 @@ def _csv(value: str | None) -> tuple[str, ...]:
     epilog=BUILD_EPILOG,
 )
 @click.argument("dataset")
-@click.option("--root", help="Corpus root as distributed (local path or gs://...). "
-              "Not needed for 'demo'.")
-@click.option("--out", help="Build folder. Default: $AVPREP_HOME/<dataset> "
-              "(AVPREP_HOME defaults to ~/.avprep/datasets).")
-@click.option("--workers", type=int, default=None,
-              help="Local parallelism: N processes (Beam DirectRunner multi-processing).")
+@click.option(
+    "--root", help="Corpus root as distributed (local path or gs://...). Not needed for 'demo'."
+)
+@click.option(
+    "--out",
+    help="Build folder. Default: $AVPREP_HOME/<dataset> "
+    "(AVPREP_HOME defaults to ~/.avprep/datasets).",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Local parallelism: N processes (Beam DirectRunner multi-processing).",
+)
 @click.option("--shard-size", type=int, default=64, show_default=True, help="Clips per shard.")
 @click.option("--limit", type=int, default=None, help="Build only the first N clips (a slice).")
 @click.option("--split", "splits", multiple=True, help="Only these splits (repeatable).")
 @click.option("--speakers", default=None, help="Only these speakers (comma-separated).")
-@click.option("--transcripts", default=None,
-              help="Sidecar transcript file for corpora without transcripts (see README).")
-@click.option("--face-backend", type=click.Choice(["none", "dlib", "fan"]), default="none",
-              show_default=True, help="Face detection/landmarks backend; 'none' stores "
-              "downscaled full frames instead of aligned crops.")
-@click.option("--features", default="", help="Audio feature tracks to store, comma-separated "
-              "(mfcc_davs, mfcc_syncnet, mfcc_cran, logspec_dvae, or names from --feature-config).")
-@click.option("--feature-config", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="JSON file defining extra feature configurations.")
-@click.option("--noise-db", "noise_db", type=float, multiple=True,
-              help="Also store feature tracks of the audio with white noise at this SNR in dB "
-                   "(repeatable; DVAE uses -60, -30, -10).")
+@click.option(
+    "--transcripts",
+    default=None,
+    help="Sidecar transcript file for corpora without transcripts (see README).",
+)
+@click.option(
+    "--face-backend",
+    type=click.Choice(["none", "dlib", "fan"]),
+    default="none",
+    show_default=True,
+    help="Face detection/landmarks backend; 'none' stores "
+    "downscaled full frames instead of aligned crops.",
+)
+@click.option(
+    "--features",
+    default="",
+    help="Audio feature tracks to store, comma-separated "
+    "(mfcc_davs, mfcc_syncnet, mfcc_cran, logspec_dvae, or names from --feature-config).",
+)
+@click.option(
+    "--feature-config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="JSON file defining extra feature configurations.",
+)
+@click.option(
+    "--noise-db",
+    "noise_db",
+    type=float,
+    multiple=True,
+    help="Also store feature tracks of the audio with white noise at this SNR in dB "
+    "(repeatable; DVAE uses -60, -30, -10).",
+)
 @click.option("--noise-seed", type=int, default=0, show_default=True)
-@click.option("--aligner", type=click.Choice(["none", "pocketsphinx", "mfa"]), default="none",
-              show_default=True, help="Forced aligner for phone/viseme labels.")
-@click.option("--max-seconds", type=float, default=300.0, show_default=True,
-              help="Reject clips longer than this (memory per clip grows with length).")
-@click.option("--max-side", type=int, default=640, show_default=True,
-              help="Downscale decoded frames so the longer side is at most this.")
-@click.option("--min-frames", type=int, default=1, show_default=True,
-              help="Reject clips with fewer frames (at 25 fps).")
-@click.option("--frame-side", type=int, default=256, show_default=True,
-              help="Longer side of stored full frames (when --face-backend none).")
+@click.option(
+    "--aligner",
+    type=click.Choice(["none", "pocketsphinx", "mfa"]),
+    default="none",
+    show_default=True,
+    help="Forced aligner for phone/viseme labels.",
+)
+@click.option(
+    "--max-seconds",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Reject clips longer than this (memory per clip grows with length).",
+)
+@click.option(
+    "--max-side",
+    type=int,
+    default=640,
+    show_default=True,
+    help="Downscale decoded frames so the longer side is at most this.",
+)
+@click.option(
+    "--min-frames",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Reject clips with fewer frames (at 25 fps).",
+)
+@click.option(
+    "--frame-side",
+    type=int,
+    default=256,
+    show_default=True,
+    help="Longer side of stored full frames (when --face-backend none).",
+)
 @click.option("--overwrite", is_flag=True, help="Delete a previous build in --out and start over.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @click.pass_context
-def build(ctx: click.Context, dataset: str, root: str | None, out: str | None,
-          workers: int | None, shard_size: int, limit: int | None, splits: tuple[str, ...],
-          speakers: str | None, transcripts: str | None, face_backend: str, features: str,
-          feature_config: str | None, noise_db: tuple[float, ...], noise_seed: int,
-          aligner: str, max_seconds: float, max_side: int, min_frames: int, frame_side: int,
-          overwrite: bool, no_progress: bool) -> None:
+def build(
+    ctx: click.Context,
+    dataset: str,
+    root: str | None,
+    out: str | None,
+    workers: int | None,
+    shard_size: int,
+    limit: int | None,
+    splits: tuple[str, ...],
+    speakers: str | None,
+    transcripts: str | None,
+    face_backend: str,
+    features: str,
+    feature_config: str | None,
+    noise_db: tuple[float, ...],
+    noise_seed: int,
+    aligner: str,
+    max_seconds: float,
+    max_side: int,
+    min_frames: int,
+    frame_side: int,
+    overwrite: bool,
+    no_progress: bool,
+) -> None:
     """Build webdataset shards + manifest for DATASET (see `avprep datasets`)."""
     from avprep.build_config import BuildConfig
     from avprep.datasets import get_adapter
@@ -105,11 +177,21 @@ def build(ctx: click.Context, dataset: str, root: str | None, out: str | None,
         raise click.UsageError(f"{dataset} needs --root. Expected layout: {adapter.layout}")
     out = out or default_build_dir(dataset)
     config = BuildConfig(
-        dataset=dataset, root=root, out=out, shard_size=shard_size,
+        dataset=dataset,
+        root=root,
+        out=out,
+        shard_size=shard_size,
         decode=DecodeConfig(max_seconds=max_seconds, max_side=max_side, min_frames=min_frames),
-        frame_side=frame_side, face_backend=face_backend, features=_csv(features),
-        feature_config=feature_config, noise_levels_db=tuple(noise_db), noise_seed=noise_seed,
-        aligner=aligner, limit=limit, splits=tuple(splits), speakers=_csv(speakers),
+        frame_side=frame_side,
+        face_backend=face_backend,
+        features=_csv(features),
+        feature_config=feature_config,
+        noise_levels_db=tuple(noise_db),
+        noise_seed=noise_seed,
+        aligner=aligner,
+        limit=limit,
+        splits=tuple(splits),
+        speakers=_csv(speakers),
         transcripts=transcripts,
     )
     bar = None
@@ -126,22 +208,31 @@ def build(ctx: click.Context, dataset: str, root: str | None, out: str | None,
             bar.update(done - bar.n)
 
     try:
-        result = run_build(config, ctx.args, workers=workers, overwrite=overwrite,
-                           on_progress=on_progress)
+        result = run_build(
+            config, ctx.args, workers=workers, overwrite=overwrite, on_progress=on_progress
+        )
     except (EmptyCorpusError, BuildMismatchError) as e:
         raise click.ClickException(str(e)) from None
+    except ValueError as e:  # Beam rejects pipeline options with ValueError
+        raise click.ClickException(f"pipeline options: {e}") from None
     finally:
         if bar is not None:
             bar.close()
     if result.shards_skipped:
-        click.echo(f"resumed: {result.shards_skipped}/{result.shards_total} shards were "
-                   "already complete")
+        click.echo(
+            f"resumed: {result.shards_skipped}/{result.shards_total} shards were already complete"
+        )
+    for message in result.messages:
+        click.echo(message)
     if result.info is None:
-        click.echo(f"job submitted/validated; output will be in {out}")
+        if not result.messages:
+            click.echo(f"job submitted; output will be in {out}")
         return
     c = result.info["counts"]
-    click.echo(f"{c['discovered']} clips: {c['ok']} ok, {c['rejected']} rejected "
-               f"-> {c['shards']} shards in {out}")
+    click.echo(
+        f"{c['discovered']} clips: {c['ok']} ok, {c['rejected']} rejected "
+        f"-> {c['shards']} shards in {out}"
+    )
     for reason, n in c["rejected_by_reason"].items():
         click.echo(f"  rejected {reason}: {n}")
 
@@ -157,6 +248,20 @@ def datasets_cmd() -> None:
         click.echo(click.style(name, bold=True) + f"  {cls.description}")
         click.echo(f"    layout: {cls.layout}")
         click.echo(f"    labels: {', '.join(cls.labels)}")
+
+
+@main.command("inspect")
+@click.argument("build_dir", required=False)
+@click.option("--dataset", help="Inspect $AVPREP_HOME/<dataset> instead of BUILD_DIR.")
+@click.option("--samples", type=int, default=1, show_default=True,
+              help="How many samples to describe.")
+def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> None:
+    """Summarise a build: counts, rejections with reasons, and what a sample holds."""
+    from avprep.inspect import describe_build
+
+    if not build_dir and not dataset:
+        raise click.UsageError("give BUILD_DIR or --dataset")
+    click.echo(describe_build(build_dir or default_build_dir(dataset), samples))
 
 
 if __name__ == "__main__":  # pragma: no cover

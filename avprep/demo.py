@@ -103,6 +103,7 @@ def write_talking_clip(
     - ``frames`` overrides the animation with explicit frames.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fps_q = Fraction(fps).limit_denominator(1001)
     if n_frames is None and frames is not None:
         n_frames = len(frames)
@@ -147,7 +148,9 @@ def _encode_audio(container, astream, audio: np.ndarray, sr: int, delay: float) 
     frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
     frame.sample_rate = sr
     rate = astream.codec_context.sample_rate
-    resampler = av.AudioResampler(format=astream.codec_context.format.name, layout="mono", rate=rate)
+    resampler = av.AudioResampler(
+        format=astream.codec_context.format.name, layout="mono", rate=rate
+    )
     start = int(round(delay * rate))
     for rf in resampler.resample(frame) + resampler.resample(None):
         rf.pts = start

@@ -43,7 +43,9 @@ def decode_images(paths: tuple[str, ...], config: DecodeConfig = DecodeConfig())
         raise ClipRejected("no_images", "identity folder holds no images")
     first = read_image(paths[0])
     size = _scaled_size(first.shape[1], first.shape[0], config.max_side)
-    frames = np.stack([letterbox(first, size)] + [letterbox(read_image(p), size) for p in paths[1:]])
+    frames = np.stack(
+        [letterbox(first, size)] + [letterbox(read_image(p), size) for p in paths[1:]]
+    )
     n = len(frames)
     return DecodedMedia(
         frames=frames,

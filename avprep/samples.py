@@ -14,7 +14,6 @@ import json
 import logging
 import time
 import traceback
-from importlib import metadata
 from typing import Any
 
 import av
@@ -63,7 +62,11 @@ class FullFramesStage:
             if not ok:
                 raise ClipRejected("encode_failed", f"JPEG encoding failed at frame {i}")
             work.files[f"f{i:05d}.jpg"] = buf.tobytes()
-        work.meta["frames"] = {"format": "jpeg", "size": [size[0], size[1]], "pattern": "f{:05d}.jpg"}
+        work.meta["frames"] = {
+            "format": "jpeg",
+            "size": [size[0], size[1]],
+            "pattern": "f{:05d}.jpg",
+        }
 
 
 def make_stages(config: BuildConfig) -> list[Stage]:

@@ -8,7 +8,7 @@ that names the field instead of a KeyError deep inside training.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,12 @@ def _schema_dir() -> Path:
     return Path(str(resources.files("schemas")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     return json.loads((_schema_dir() / f"{name}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(load_schema(name))
 

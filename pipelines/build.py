@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -40,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 import avprep
 from avprep import storage
@@ -154,8 +153,12 @@ class _ProgressFile:
                 f.write(".\n")
 
 
-def finalize(results: list[tuple[str, int, int]], config: dict[str, Any], shards: list[str],
-             versions: dict[str, str]) -> dict[str, Any]:
+def finalize(
+    results: list[tuple[str, int, int]],
+    config: dict[str, Any],
+    shards: list[str],
+    versions: dict[str, str],
+) -> dict[str, Any]:
     """Merge every shard's rows into manifest.parquet and write build.json."""
     cfg = BuildConfig.from_dict(config)
     tables = []
@@ -170,8 +173,11 @@ def finalize(results: list[tuple[str, int, int]], config: dict[str, Any], shards
     status = Counter(table.column("status").to_pylist())
     reasons = Counter(r for r in table.column("reason").to_pylist() if r)
     by_split = Counter(
-        s for s, st in zip(table.column("split").to_pylist(), table.column("status").to_pylist(),
-                           strict=True) if st == "ok"
+        s
+        for s, st in zip(
+            table.column("split").to_pylist(), table.column("status").to_pylist(), strict=True
+        )
+        if st == "ok"
     )
     info = {
         "avprep_version": avprep.__version__,
@@ -227,7 +233,9 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
     Returns (all shard names, pending shard names)."""
     adapter = get_adapter(config.dataset)
     options = DiscoverOptions(
-        limit=config.limit, splits=config.splits, speakers=config.speakers,
+        limit=config.limit,
+        splits=config.splits,
+        speakers=config.speakers,
         transcripts=config.transcripts,
     )
     refs = list(adapter.iter_clips(config.root, options))
@@ -240,7 +248,9 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
     if FileSystems.exists(state_path) and not overwrite:
         old = json.loads(_read_bytes(state_path))
         if old != state:
-            what = "configuration" if old.get("fingerprint") != state["fingerprint"] else "clip list"
+            what = (
+                "configuration" if old.get("fingerprint") != state["fingerprint"] else "clip list"
+            )
             raise BuildMismatchError(
                 f"{out} holds a build with a different {what}; resuming would mix two builds. "
                 "Use another --out, or --overwrite to start this one over."
@@ -255,9 +265,20 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
         text = "".join(ref_to_json(r) + "\n" for r in shard_refs).encode()
         if not FileSystems.exists(path) or _read_bytes(path) != text:
             _write_bytes(path, text)
+    _remove_stale_temp_files(out)
     shards = list(plan)
     pending = [s for s in shards if not _is_done(out, s)]
     return shards, pending
+
+
+def _remove_stale_temp_files(out: str) -> None:
+    """Half-written files of a killed run (one build writes to a folder at a time)."""
+    for sub in (SHARDS_DIR, PARTS_DIR, ""):
+        base = _join(out, sub) if sub else out
+        pattern = _join(base, "*.tmp-*")
+        stale = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        if stale:
+            FileSystems.delete(stale)
 
 
 def _clear(out: str) -> None:
@@ -282,7 +303,14 @@ def run_build(
     opts = pipeline_options(beam_args or [], workers)
     versions = ClipProcessor(config).versions()
     versions["apache_beam"] = beam.__version__
-    result_box: dict[str, Any] = {}
+    runner = str(opts.view_as(StandardOptions).runner)
+    local = runner in ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
+    dry_run = bool(opts.view_as(TestOptions).dry_run)
+    if not local and not dry_run and not storage.is_remote(config.out):
+        raise ValueError(
+            f"--out {config.out} is a local path but {runner} workers run elsewhere: "
+            "use a shared location such as gs://bucket/out"
+        )
     p = beam.Pipeline(options=opts)
     (
         p
@@ -293,19 +321,21 @@ def run_build(
         | "Finalize" >> beam.Map(finalize, config.to_dict(), shards, versions)
     )
     total = _pending_clips(config.out, pending)
-    watcher = _ProgressWatcher(config.out, pending, total, on_progress)
+    watcher = _ProgressWatcher(config.out, pending, total, on_progress if local else None)
     watcher.start()
     try:
         pipeline_result = p.run()
         if pipeline_result is not None:
             pipeline_result.wait_until_finish()
-        result_box["result"] = pipeline_result
     finally:
         watcher.stop()
     info = None
-    if FileSystems.exists(_join(config.out, "build.json")) and pipeline_result is not None:
+    if not dry_run and FileSystems.exists(_join(config.out, "build.json")):
         info = json.loads(_read_bytes(_join(config.out, "build.json")))
-    return BuildResult(config.out, info, len(shards), len(shards) - len(pending), pipeline_result)
+    result = BuildResult(config.out, info, len(shards), len(shards) - len(pending), pipeline_result)
+    if dry_run:
+        result.messages.append(f"dry run: the {runner} job was built and validated, not submitted")
+    return result
 
 
 def _pending_clips(out: str, pending: list[str]) -> int:
@@ -319,14 +349,22 @@ def _pending_clips(out: str, pending: list[str]) -> int:
 class _ProgressWatcher:
     """Polls the per-shard progress files of a local build and reports (done, total)."""
 
-    def __init__(self, out: str, pending: list[str], total: int,
-                 callback: Callable[[int, int], None] | None, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        out: str,
+        pending: list[str],
+        total: int,
+        callback: Callable[[int, int], None] | None,
+        interval: float = 0.5,
+    ) -> None:
         self.callback = callback
         self.total = total
         self.interval = interval
         self.paths = []
         if not storage.is_remote(out):
-            self.paths = [os.path.join(out, PROGRESS_DIR, s.replace(".tar", ".log")) for s in pending]
+            self.paths = [
+                os.path.join(out, PROGRESS_DIR, s.replace(".tar", ".log")) for s in pending
+            ]
             for path in self.paths:  # stale counts from an interrupted run
                 if os.path.exists(path):
                     os.remove(path)

@@ -1,0 +1,31 @@
+# One-command set-up for a fresh clone: `make demo` and `make test` create .venv and install
+# everything first (PyTorch pinned to the CPU build, see README).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export AVPREP_HOME ?= $(HOME)/.avprep/datasets
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/avprep build demo --overwrite
+	$(BIN)/avprep inspect $(AVPREP_HOME)/demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: setup
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

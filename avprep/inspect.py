@@ -1,0 +1,53 @@
+"""Human-readable summary of a build folder (``avprep inspect``)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from avprep import storage
+from avprep.shards import iter_shard
+
+
+def _describe_field(name: str, data: bytes) -> str:
+    if name.endswith(".npy"):
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+        return f"{name}: {arr.dtype} {tuple(arr.shape)}"
+    return f"{name}: {len(data):,} bytes"
+
+
+def describe_build(build_dir: str, n_samples: int = 1) -> str:
+    info = json.loads(storage.read_text(storage.join(build_dir, "build.json")))
+    table = pq.read_table(storage.join(build_dir, "manifest.parquet"))
+    rows = table.to_pylist()
+    lines = [f"build {build_dir}", f"  dataset {info['config']['dataset']}  avprep "
+             f"{info['avprep_version']}  shards {info['counts']['shards']}"]
+    status = Counter(r["status"] for r in rows)
+    lines.append(f"  clips {len(rows)}: {status.get('ok', 0)} ok, "
+                 f"{status.get('rejected', 0)} rejected")
+    for (reason, detail), n in Counter(
+        (r["reason"], (r["detail"] or "")[:90]) for r in rows if r["status"] == "rejected"
+    ).most_common(10):
+        lines.append(f"    {n} x {reason}: {detail}")
+    shown = 0
+    for shard in info["shards"]:
+        if shown >= n_samples:
+            break
+        with storage.open_binary(storage.join(build_dir, "shards", shard)) as f:
+            for key, fields in iter_shard(f):
+                meta = json.loads(fields["json"])
+                lines.append(f"  sample {key} ({shard}): {meta['n_frames']} frames, "
+                             f"{meta['duration']:.2f} s, transcript {meta.get('transcript')!r}")
+                images = [n for n in fields if n.endswith((".jpg", ".png"))]
+                others = sorted(n for n in fields if n not in images)
+                if images:
+                    lines.append(f"    {len(images)} image members ({sorted(images)[0]} ...)")
+                lines += [f"    {_describe_field(n, fields[n])}" for n in others]
+                shown += 1
+                if shown >= n_samples:
+                    break
+    return "\n".join(lines)

@@ -1,0 +1,208 @@
+"""A compact copy of a build holding only the selected clips (``select-samples --reshard``).
+
+Training can read the original shards with a selection file (the reader skips
+unselected keys); this module is for users who would rather ship or stream a
+smaller dataset. Samples are copied byte for byte, in the source order (split,
+source shard, position), into fresh shards named with :func:`avprep.shards.shard_name`;
+each local shard appears only once complete (temp file, then rename). The output
+folder gets its own ``manifest.parquet`` (the selected rows, ``shard`` pointing at
+the new files) and a ``reshard.json`` saying where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from avprep.selection import load_selected_keys
+from avprep.shards import iter_shard, shard_name, write_shard
+
+RESHARD_JSON = "reshard.json"
+
+
+@dataclass
+class ReshardResult:
+    out_dir: str
+    samples: int
+    shards: list[str] = field(default_factory=list)  # shard file names under out_dir/shards
+    manifest: str = ""
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _join(root: str, *parts: str) -> str:
+    if _is_remote(root):
+        return "/".join([root.rstrip("/"), *parts])
+    return os.path.join(root, *parts)
+
+
+def _fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    return fsspec.core.url_to_fs(path)
+
+
+def _write_atomic(path: str, write) -> None:
+    """Call ``write(fileobj)``; a local file appears under ``path`` only once complete."""
+    if _is_remote(path):
+        with fsspec.open(path, "wb") as f:  # object stores publish an object on close
+            write(f)
+        return
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _prepare_out_dir(build_dir: str, out_dir: str) -> None:
+    """Refuse to overwrite the source or a folder that is not an earlier reshard output;
+    remove the stale shards of an earlier reshard so no old file lingers."""
+    if not _is_remote(out_dir) and not _is_remote(build_dir):
+        if os.path.realpath(out_dir) == os.path.realpath(build_dir):
+            raise ValueError("--reshard OUT must differ from the build folder it reads")
+    fs, p = _fs(out_dir)
+    if fs.exists(p) and fs.ls(p):
+        if not fs.exists(f"{p.rstrip('/')}/{RESHARD_JSON}"):
+            raise FileExistsError(
+                f"{out_dir} exists and is not an earlier reshard output (no {RESHARD_JSON}); "
+                "choose an empty or new folder"
+            )
+        shards = f"{p.rstrip('/')}/shards"
+        if fs.exists(shards):
+            for f in fs.ls(shards, detail=False):
+                if f.endswith(".tar"):
+                    fs.rm(f)
+    fs.makedirs(f"{p.rstrip('/')}/shards", exist_ok=True)
+
+
+def _selected_rows(manifest: pa.Table, selected: set[str]) -> pa.Table:
+    mask = pc.and_(
+        pc.equal(manifest["status"], "ok"),
+        pc.is_in(manifest["key"], value_set=pa.array(sorted(selected), type=pa.string())),
+    )
+    rows = manifest.filter(mask)
+    found = set(rows["key"].to_pylist())
+    if len(found) != len(selected):
+        missing = sorted(selected - found)
+        raise ValueError(
+            f"{len(missing)} selected keys are not ok clips of this build's manifest "
+            f"(e.g. {missing[:3]}): was the selection made from another build?"
+        )
+    if rows["shard"].null_count:
+        raise ValueError("selected ok clips without a shard in the manifest")
+    return rows.sort_by([("split", "ascending"), ("shard", "ascending"), ("key", "ascending")])
+
+
+def _source_samples(build_dir: str, rows: pa.Table) -> Iterator[tuple[str, str, dict[str, bytes]]]:
+    """(split, key, fields) of the selected samples, reading each needed shard once."""
+    wanted: dict[str, tuple[str, set[str]]] = {}
+    for key, split, shard in zip(
+        rows["key"].to_pylist(), rows["split"].to_pylist(), rows["shard"].to_pylist(), strict=True
+    ):
+        wanted.setdefault(shard, (split, set()))[1].add(key)
+    fs, root = _fs(_join(build_dir, "shards"))
+    for shard in sorted(wanted, key=lambda s: (wanted[s][0], s)):
+        split, keys = wanted[shard]
+        seen = 0
+        with fs.open(f"{root.rstrip('/')}/{shard}", "rb") as f:
+            for key, fields in iter_shard(f):
+                if key in keys:
+                    seen += 1
+                    yield split, key, fields
+        if seen != len(keys):
+            raise ValueError(
+                f"shard {shard} holds {seen} of the {len(keys)} selected samples the manifest "
+                "places there: the build folder is incomplete or changed"
+            )
+
+
+def reshard(
+    build_dir: str | os.PathLike,
+    selection_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    samples_per_shard: int = 1000,
+) -> ReshardResult:
+    """Copy the selected samples of ``build_dir`` into ``out_dir/shards/{split}-NNNNNN.tar``
+    (``samples_per_shard`` per file) and write ``out_dir/manifest.parquet``."""
+    if samples_per_shard < 1:
+        raise ValueError("samples_per_shard must be >= 1")
+    build, out = os.fspath(build_dir), os.fspath(out_dir)
+    selected = load_selected_keys(selection_path)
+    fs, mpath = _fs(_join(build, "manifest.parquet"))
+    manifest = pq.read_table(mpath, filesystem=fs)
+    rows = _selected_rows(manifest, selected)
+    _prepare_out_dir(build, out)
+
+    new_shard: dict[str, str] = {}
+    written: list[str] = []
+    buffer: list[tuple[str, dict[str, bytes]]] = []
+    counters: dict[str, int] = {}
+
+    def flush(split: str) -> None:
+        if not buffer:
+            return
+        name = shard_name(split, counters.get(split, 0))
+        counters[split] = counters.get(split, 0) + 1
+        batch = list(buffer)
+        _write_atomic(_join(out, "shards", name), lambda f: write_shard(f, batch))
+        for key, _ in batch:
+            new_shard[key] = name
+        written.append(name)
+        buffer.clear()
+
+    current_split: str | None = None
+    for split, key, fields in _source_samples(build, rows):
+        if split != current_split:
+            if current_split is not None:
+                flush(current_split)
+            current_split = split
+        buffer.append((key, fields))
+        if len(buffer) >= samples_per_shard:
+            flush(split)
+    if current_split is not None:
+        flush(current_split)
+
+    shard_col = pa.array([new_shard[k] for k in rows["key"].to_pylist()], type=pa.string())
+    idx = rows.schema.get_field_index("shard")
+    out_rows = rows.set_column(idx, pa.field("shard", pa.string()), shard_col)
+    out_rows = out_rows.sort_by([("shard", "ascending"), ("key", "ascending")])
+    manifest_path = _join(out, "manifest.parquet")
+    _write_atomic(manifest_path, lambda f: pq.write_table(out_rows, f))
+
+    source_build = None
+    bfs, bpath = _fs(_join(build, "build.json"))
+    if bfs.exists(bpath):
+        with bfs.open(bpath, "rb") as f:
+            source_build = json.load(f)
+    info = {
+        "source_build_dir": build,
+        "selection": os.fspath(selection_path),
+        "samples": len(new_shard),
+        "samples_per_shard": samples_per_shard,
+        "shards": written,
+        "source_build": source_build,
+    }
+    payload = (json.dumps(info, indent=2) + "\n").encode()
+    _write_atomic(_join(out, RESHARD_JSON), lambda f: f.write(payload))
+    return ReshardResult(
+        out_dir=out, samples=len(new_shard), shards=written, manifest=manifest_path
+    )
+
+
+def reshard_summary(result: ReshardResult) -> str:
+    """The line the CLI prints after ``--reshard``."""
+    return (
+        f"wrote {result.samples} selected samples into {len(result.shards)} shards under "
+        f"{_join(result.out_dir, 'shards')} (manifest: {result.manifest})"
+    )
