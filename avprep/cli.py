@@ -108,6 +108,19 @@ def _csv(value: str | None) -> tuple[str, ...]:
     help="Forced aligner for phone/viseme labels.",
 )
 @click.option(
+    "--mfa-acoustic-model",
+    default="english_us_arpa",
+    show_default=True,
+    help="MFA acoustic model (saved name or .zip path), with --aligner mfa.",
+)
+@click.option(
+    "--mfa-dictionary",
+    default="english_us_arpa",
+    show_default=True,
+    help="MFA pronunciation dictionary (saved name or path), with --aligner mfa.",
+)
+@click.option("--mfa-jobs", type=int, default=1, show_default=True, help="MFA parallel jobs.")
+@click.option(
     "--max-seconds",
     type=float,
     default=300.0,
@@ -155,6 +168,9 @@ def build(
     noise_db: tuple[float, ...],
     noise_seed: int,
     aligner: str,
+    mfa_acoustic_model: str,
+    mfa_dictionary: str,
+    mfa_jobs: int,
     max_seconds: float,
     max_side: int,
     min_frames: int,
@@ -167,7 +183,7 @@ def build(
     from avprep.datasets import get_adapter
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig
-    from pipelines.build import BuildMismatchError, run_build
+    from pipelines.build import BuildMismatchError, SetupError, run_build
 
     try:
         adapter = get_adapter(dataset)
@@ -189,6 +205,7 @@ def build(
         noise_levels_db=tuple(noise_db),
         noise_seed=noise_seed,
         aligner=aligner,
+        aligner_options=_mfa_options(aligner, mfa_acoustic_model, mfa_dictionary, mfa_jobs),
         limit=limit,
         splits=tuple(splits),
         speakers=_csv(speakers),
@@ -212,6 +229,8 @@ def build(
             config, ctx.args, workers=workers, overwrite=overwrite, on_progress=on_progress
         )
     except (EmptyCorpusError, BuildMismatchError) as e:
+        raise click.ClickException(str(e)) from None
+    except SetupError as e:
         raise click.ClickException(str(e)) from None
     except ValueError as e:  # Beam rejects pipeline options with ValueError
         raise click.ClickException(f"pipeline options: {e}") from None
@@ -237,6 +256,165 @@ def build(
         click.echo(f"  rejected {reason}: {n}")
 
 
+def _mfa_options(aligner: str, model: str, dictionary: str, jobs: int) -> dict:
+    if aligner != "mfa":
+        return {}
+    return {"acoustic_model": model, "dictionary": dictionary, "num_jobs": jobs}
+
+
+@main.command("align")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of audio/video files with same-name .txt transcripts.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Where to write <relative path>.TextGrid files and align_report.json.",
+)
+@click.option(
+    "--aligner",
+    type=click.Choice(["pocketsphinx", "mfa"]),
+    default="pocketsphinx",
+    show_default=True,
+)
+@click.option("--mfa-acoustic-model", default="english_us_arpa", show_default=True)
+@click.option("--mfa-dictionary", default="english_us_arpa", show_default=True)
+@click.option("--mfa-jobs", type=int, default=1, show_default=True)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Clips per aligner call (MFA runs once per batch, one folder per speaker).",
+)
+def align_cmd(
+    root: str,
+    out: str,
+    aligner: str,
+    mfa_acoustic_model: str,
+    mfa_dictionary: str,
+    mfa_jobs: int,
+    batch_size: int,
+) -> None:
+    """Force-align a folder of recordings + transcripts; write MFA-style TextGrids.
+
+    \b
+    Tiers: `words` and `phones` (39 ARPAbet phones without stress, SIL for silence).
+    Example: avprep align --root ~/recordings --out ~/recordings-textgrids
+    """
+    from tqdm import tqdm
+
+    from avprep.phonetics.folder import align_folder
+    from avprep.phonetics.mfa_aligner import MfaUnavailable
+
+    bar = tqdm(unit="file", desc="align", file=sys.stderr)
+
+    def progress(done: int, total: int, rel: str) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    options = _mfa_options(aligner, mfa_acoustic_model, mfa_dictionary, mfa_jobs)
+    try:
+        report = align_folder(
+            root,
+            out,
+            aligner=aligner,
+            aligner_options=options,
+            progress=progress,
+            batch_size=batch_size,
+        )
+    except MfaUnavailable as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        bar.close()
+    click.echo(
+        f"{len(report.aligned)} aligned, {len(report.rejected)} rejected, "
+        f"{len(report.no_transcript)} without transcript -> {out}"
+    )
+    for rel, why in sorted(report.rejected.items()):
+        click.echo(f"  rejected {rel}: {why}")
+
+
+@main.command("select-samples")
+@click.argument("corpus")
+@click.option("--build", "build_dir", help="Build folder (default $AVPREP_HOME/<corpus>).")
+@click.option("--n-min", type=int, default=None, help="Smallest subset size (paper: 5000).")
+@click.option("--n-max", type=int, default=None, help="Largest subset size (paper: 15114).")
+@click.option("--k", type=int, default=None, help="Random trials (paper: 50).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--distance",
+    type=click.Choice(["l1", "l2", "kl", "js"]),
+    default="l1",
+    show_default=True,
+    help="Distance of the subset's phone distribution to uniform.",
+)
+@click.option(
+    "--ranking",
+    type=click.Choice(["rarity", "lexicographic"]),
+    default="rarity",
+    show_default=True,
+    help="How clips are ranked (see docs/selection.md).",
+)
+@click.option("--split", default="train", show_default=True)
+@click.option("--out", "out_dir", help="Where to write selection.* (default: the build folder).")
+@click.option(
+    "--reshard",
+    "reshard_dir",
+    help="Also write a compact copy of the selected samples' shards here.",
+)
+@click.option("--samples-per-shard", type=int, default=1000, show_default=True)
+def select_samples_cmd(
+    corpus: str,
+    build_dir: str | None,
+    n_min: int | None,
+    n_max: int | None,
+    k: int | None,
+    seed: int,
+    distance: str,
+    ranking: str,
+    split: str,
+    out_dir: str | None,
+    reshard_dir: str | None,
+    samples_per_shard: int,
+) -> None:
+    """Phoneme-histogram sample selection (CRAN, Song et al. 2019, Algorithm 1).
+
+    Works from the build's manifest alone (its phone histograms come from
+    `avprep build ... --aligner pocketsphinx`). Writes selection.parquet (key, rank,
+    selected), selection.json (summary) and selection.png (histograms before/after).
+    """
+    from avprep import selection as sel
+    from avprep.reshard import reshard, reshard_summary
+
+    build = build_dir or default_build_dir(corpus)
+    try:
+        result = sel.select_samples(
+            build,
+            n_min=sel.PAPER_N_MIN if n_min is None else n_min,
+            n_max=sel.PAPER_N_MAX if n_max is None else n_max,
+            k=sel.PAPER_K if k is None else k,
+            seed=seed,
+            distance=distance,
+            split=split,
+            ranking=ranking,
+        )
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(sel.format_result(result))
+    paths = sel.write_selection(result, out_dir or build)
+    for kind in ("parquet", "json", "png"):
+        click.echo(f"wrote {paths[kind]}")
+    if reshard_dir:
+        click.echo(
+            reshard_summary(reshard(build, paths["parquet"], reshard_dir, samples_per_shard))
+        )
+
+
 @main.command("datasets")
 def datasets_cmd() -> None:
     """List the corpus adapters, the layout each expects and the labels it yields."""
@@ -253,8 +431,9 @@ def datasets_cmd() -> None:
 @main.command("inspect")
 @click.argument("build_dir", required=False)
 @click.option("--dataset", help="Inspect $AVPREP_HOME/<dataset> instead of BUILD_DIR.")
-@click.option("--samples", type=int, default=1, show_default=True,
-              help="How many samples to describe.")
+@click.option(
+    "--samples", type=int, default=1, show_default=True, help="How many samples to describe."
+)
 def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> None:
     """Summarise a build: counts, rejections with reasons, and what a sample holds."""
     from avprep.inspect import describe_build

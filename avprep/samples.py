@@ -92,7 +92,7 @@ def make_stages(config: BuildConfig) -> list[Stage]:
     if config.aligner != "none":
         from avprep.phonetics.stage import PhoneticsStage
 
-        stages.append(PhoneticsStage(aligner=config.aligner, **config.aligner_options))
+        stages.append(PhoneticsStage(config.aligner, aligner_options=config.aligner_options))
     return stages
 
 

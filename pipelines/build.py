@@ -60,6 +60,10 @@ class BuildMismatchError(RuntimeError):
     """OUT holds a different build (other config or clip list)."""
 
 
+class SetupError(RuntimeError):
+    """A stage cannot start here (missing model file, missing executable)."""
+
+
 def _join(*parts: str) -> str:
     return FileSystems.join(*parts)
 
@@ -299,12 +303,18 @@ def run_build(
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
-    shards, pending = prepare(config, overwrite)
     opts = pipeline_options(beam_args or [], workers)
-    versions = ClipProcessor(config).versions()
-    versions["apache_beam"] = beam.__version__
     runner = str(opts.view_as(StandardOptions).runner)
     local = runner in ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
+    processor = ClipProcessor(config)
+    if local:  # fail fast in the driver, not in every worker, when a model/tool is missing
+        try:
+            processor.setup()
+        except (FileNotFoundError, RuntimeError, ImportError) as e:
+            raise SetupError(str(e)) from e
+    shards, pending = prepare(config, overwrite)
+    versions = processor.versions()
+    versions["apache_beam"] = beam.__version__
     dry_run = bool(opts.view_as(TestOptions).dry_run)
     if not local and not dry_run and not storage.is_remote(config.out):
         raise ValueError(
