@@ -27,8 +27,9 @@ class BuildConfig:
     face_backend: str = "none"  # "none" | "dlib" | "fan"
     face_options: dict[str, Any] = field(default_factory=dict)
     features: tuple[str, ...] = ()
-    feature_config: str | None = None  # JSON file with user feature configs
+    feature_configs: Any = None  # parsed JSON of --feature-config (user feature configs)
     noise_levels_db: tuple[float, ...] = ()
+    noise_features: tuple[str, ...] = ()  # features that get noisy copies (empty: all)
     noise_seed: int = 0
     aligner: str = "none"  # "none" | "pocketsphinx" | "mfa"
     aligner_options: dict[str, Any] = field(default_factory=dict)
@@ -36,6 +37,7 @@ class BuildConfig:
     splits: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()
     transcripts: str | None = None
+    discover_options: dict[str, str] = field(default_factory=dict)  # adapter extras
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -44,7 +46,7 @@ class BuildConfig:
     def from_dict(cls, d: dict[str, Any]) -> BuildConfig:
         d = dict(d)
         d["decode"] = DecodeConfig(**d.get("decode", {}))
-        for name in ("features", "noise_levels_db", "splits", "speakers"):
+        for name in ("features", "noise_levels_db", "noise_features", "splits", "speakers"):
             d[name] = tuple(d.get(name, ()))
         return cls(**d)
 

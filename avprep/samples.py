@@ -31,6 +31,8 @@ from avprep.stages import Stage
 
 log = logging.getLogger(__name__)
 
+IMAGE_STAGES = {"frames", "face"}  # the stages that apply to identity (image) samples
+
 
 class FullFramesStage:
     """Stores downscaled full frames as JPEG members (``f00000.jpg`` ...) when no
@@ -79,14 +81,17 @@ def make_stages(config: BuildConfig) -> list[Stage]:
     else:
         stages.append(FullFramesStage(config.frame_side, config.jpeg_quality))
     if config.features:
+        from avprep.features.configs import parse_feature_configs
         from avprep.features.stage import AudioFeatureStage
 
+        extra = parse_feature_configs(config.feature_configs) if config.feature_configs else None
         stages.append(
             AudioFeatureStage(
                 features=config.features,
                 noise_levels_db=config.noise_levels_db,
                 seed=config.noise_seed,
-                extra_configs=config.feature_config,
+                extra_configs=extra,
+                noise_features=config.noise_features or None,
             )
         )
     if config.aligner != "none":
@@ -144,6 +149,8 @@ class ClipProcessor:
             work.media = self._load_media(ref)
             work.timings["decode"] = time.perf_counter() - t
             for stage in self.stages:
+                if ref.kind != "clip" and stage.name not in IMAGE_STAGES:
+                    continue  # identity samples are images: no audio stages
                 t = time.perf_counter()
                 stage.process(work)
                 work.timings[stage.name] = time.perf_counter() - t
