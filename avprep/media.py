@@ -11,8 +11,9 @@ Rules (what every later stage relies on):
 - **Audio** is decoded, downmixed and resampled to ``sample_rate`` with
   libswresample (through PyAV). Its container start time is honoured: when the
   audio stream starts ``d`` seconds after the video, ``d`` seconds of silence are
-  prepended; when it starts earlier, the lead-in is cut. It is then padded with
-  silence or cut to exactly ``n_frames * sample_rate / fps`` samples (640 per frame
+  prepended; when it starts earlier, the lead-in is cut. A *separate* audio file
+  (GRID/CREMA-D wav, VoxCeleb2 m4a) is taken to start at the first video frame. It is
+  then padded with silence or cut to exactly ``n_frames * sample_rate / fps`` samples (640 per frame
   at 25 fps / 16 kHz), so audio sample ``640 * i`` is the time of frame ``i``.
 - **Bad input** raises :class:`~avprep.clips.ClipRejected` with a reason code:
   ``missing_file``, ``unreadable``, ``empty_file``, ``not_media``, ``corrupt_media``,
@@ -82,7 +83,9 @@ def decode_clip(
     n_frames = min(max(1, int(math.floor((end - t0) * config.fps + 1e-6))), len(frames))
     if n_frames < config.min_frames:
         raise ClipRejected("too_short", f"{n_frames} frames < min_frames={config.min_frames}")
-    offset = a_t0 - t0
+    # A separate audio file (GRID .wav, CREMA-D .wav, VoxCeleb2 .m4a) starts with the clip:
+    # its t=0 is the first video frame, whatever start time the video container declares.
+    offset = a_t0 - (t0 if audio_source is None else 0.0)
     return DecodedMedia(
         frames=np.stack(frames[:n_frames]),
         timestamps=np.arange(n_frames, dtype=np.float64) / config.fps,

@@ -241,6 +241,7 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
         splits=config.splits,
         speakers=config.speakers,
         transcripts=config.transcripts,
+        extra=dict(config.discover_options),
     )
     refs = list(adapter.iter_clips(config.root, options))
     plan = plan_shards(refs, config.shard_size)

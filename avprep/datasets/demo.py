@@ -20,7 +20,9 @@ from avprep.paths import avprep_home
 @register
 class DemoAdapter(DatasetAdapter):
     name = "demo"
-    description = "Six short clips of real speech (LibriVox) under a real face (astronaut), made offline."
+    description = (
+        "Six short clips of real speech (LibriVox) under a real face (astronaut), made offline."
+    )
     layout = "(made for you) $AVPREP_HOME/_corpora/demo/speaker1/clip00.mp4 + clip00.txt"
     labels = ("speaker", "transcript")
     needs_root = False
