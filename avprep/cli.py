@@ -39,6 +39,25 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _key_values(pairs: tuple[str, ...], split_file: str | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
+        out[key.strip()] = value.strip()
+    if split_file:
+        out["split_file"] = split_file
+    return out
+
+
+def _read_json(path: str) -> object:
+    import json
+
+    with open(path) as f:
+        return json.load(f)
+
+
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
@@ -72,24 +91,82 @@ def _csv(value: str | None) -> tuple[str, ...]:
     help="Sidecar transcript file for corpora without transcripts (see README).",
 )
 @click.option(
+    "--split-file",
+    default=None,
+    help="Override the splits: lines '<clip or speaker> <split>' (see README).",
+)
+@click.option(
+    "--option",
+    "adapter_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Corpus adapter option, repeatable (e.g. word_list=FILE for lrw, prompts=FILE and "
+    "camera=all for tcdtimit, version=2 for voxceleb; see `avprep datasets`).",
+)
+@click.option(
     "--face-backend",
     type=click.Choice(["none", "dlib", "fan"]),
-    default="none",
+    default="dlib",
     show_default=True,
-    help="Face detection/landmarks backend; 'none' stores "
-    "downscaled full frames instead of aligned crops.",
+    help="Face landmarks: dlib (offline default), fan (face-alignment; needs its weights in "
+    "$TORCH_HOME/hub/checkpoints), or none (store downscaled full frames, no crops).",
+)
+@click.option(
+    "--face-device",
+    default="auto",
+    show_default=True,
+    help="FAN device: auto (GPU when present), cpu, cuda, cuda:1 ...",
+)
+@click.option(
+    "--face-detect-every",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Run the face detector every N frames and track in between.",
+)
+@click.option(
+    "--face-min-size",
+    type=int,
+    default=40,
+    show_default=True,
+    help="Smallest usable face width in source pixels.",
+)
+@click.option("--face-max-yaw", type=float, default=45.0, show_default=True)
+@click.option("--face-max-pitch", type=float, default=30.0, show_default=True)
+@click.option("--face-max-roll", type=float, default=45.0, show_default=True)
+@click.option(
+    "--face-crop-format",
+    type=click.Choice(["mp4", "jpg"]),
+    default="mp4",
+    show_default=True,
+    help="Crops as one H.264 MP4 per stream (small) or one JPEG per frame.",
+)
+@click.option(
+    "--dlib-landmarks",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="dlib 68-point model file (default: $AVPREP_DLIB_LANDMARKS, the "
+    "face_recognition_models package, /usr/share/dlib).",
+)
+@click.option(
+    "--fan-weights",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="FAN 2D weights file (default: $TORCH_HOME/hub/checkpoints).",
 )
 @click.option(
     "--features",
-    default="",
-    help="Audio feature tracks to store, comma-separated "
-    "(mfcc_davs, mfcc_syncnet, mfcc_cran, logspec_dvae, or names from --feature-config).",
+    default="mfcc_davs,mfcc_syncnet,mfcc_cran,logspec_dvae",
+    show_default=True,
+    help="Audio feature tracks (100 Hz) to store, comma-separated: mfcc_davs (DAVS, HTK "
+    "MATLAB), mfcc_syncnet (python_speech_features defaults), mfcc_cran, logspec_dvae, or "
+    "names from --feature-config; 'none' for no features.",
 )
 @click.option(
     "--feature-config",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="JSON file defining extra feature configurations.",
+    help="JSON file defining extra feature configurations (see README).",
 )
 @click.option(
     "--noise-db",
@@ -99,13 +176,18 @@ def _csv(value: str | None) -> tuple[str, ...]:
     help="Also store feature tracks of the audio with white noise at this SNR in dB "
     "(repeatable; DVAE uses -60, -30, -10).",
 )
+@click.option(
+    "--noise-features",
+    default="",
+    help="Features that get noisy copies, comma-separated (default: all of --features).",
+)
 @click.option("--noise-seed", type=int, default=0, show_default=True)
 @click.option(
     "--aligner",
     type=click.Choice(["none", "pocketsphinx", "mfa"]),
-    default="none",
+    default="pocketsphinx",
     show_default=True,
-    help="Forced aligner for phone/viseme labels.",
+    help="Forced aligner for phone/viseme labels of clips with transcripts.",
 )
 @click.option(
     "--mfa-acoustic-model",
@@ -162,10 +244,22 @@ def build(
     splits: tuple[str, ...],
     speakers: str | None,
     transcripts: str | None,
+    split_file: str | None,
+    adapter_options: tuple[str, ...],
     face_backend: str,
+    face_device: str,
+    face_detect_every: int,
+    face_min_size: int,
+    face_max_yaw: float,
+    face_max_pitch: float,
+    face_max_roll: float,
+    face_crop_format: str,
+    dlib_landmarks: str | None,
+    fan_weights: str | None,
     features: str,
     feature_config: str | None,
     noise_db: tuple[float, ...],
+    noise_features: str,
     noise_seed: int,
     aligner: str,
     mfa_acoustic_model: str,
@@ -200,8 +294,20 @@ def build(
         decode=DecodeConfig(max_seconds=max_seconds, max_side=max_side, min_frames=min_frames),
         frame_side=frame_side,
         face_backend=face_backend,
-        features=_csv(features),
-        feature_config=feature_config,
+        face_options={
+            "device": face_device,
+            "detect_every": face_detect_every,
+            "min_face_size": face_min_size,
+            "max_yaw": face_max_yaw,
+            "max_pitch": face_max_pitch,
+            "max_roll": face_max_roll,
+            "image_format": face_crop_format,
+            "dlib_model": dlib_landmarks,
+            "fan_weights": fan_weights,
+        },
+        features=() if features.strip() == "none" else _csv(features),
+        feature_configs=_read_json(feature_config) if feature_config else None,
+        noise_features=_csv(noise_features),
         noise_levels_db=tuple(noise_db),
         noise_seed=noise_seed,
         aligner=aligner,
@@ -210,6 +316,7 @@ def build(
         splits=tuple(splits),
         speakers=_csv(speakers),
         transcripts=transcripts,
+        discover_options=_key_values(adapter_options, split_file),
     )
     bar = None
 
@@ -424,7 +531,10 @@ def datasets_cmd() -> None:
     for name in sorted(REGISTRY):
         cls = REGISTRY[name]
         click.echo(click.style(name, bold=True) + f"  {cls.description}")
-        click.echo(f"    layout: {cls.layout}")
+        layout = cls.layout.strip().splitlines()
+        click.echo(f"    layout: {layout[0]}")
+        for line in layout[1:]:
+            click.echo(f"            {line.strip()}")
         click.echo(f"    labels: {', '.join(cls.labels)}")
 
 

@@ -24,6 +24,9 @@ from avprep.schema import validate_sample_meta
 from avprep.shards import iter_shard
 from pipelines.build import BuildMismatchError, run_build
 
+# the spine's own behaviour, without the model-backed stages (tested in their own files)
+SPINE = ["--face-backend", "none", "--features", "none", "--aligner", "none"]
+
 
 def _read_build(out: Path) -> tuple[dict, dict]:
     samples = {}
@@ -40,7 +43,7 @@ def _shard_bytes(out: Path) -> dict[str, bytes]:
 
 def test_demo_build_writes_valid_samples_and_manifest(tmp_path):
     out = tmp_path / "demo"
-    r = CliRunner().invoke(main, ["build", "demo", "--out", str(out), "--no-progress"])
+    r = CliRunner().invoke(main, ["build", "demo", "--out", str(out), "--no-progress", *SPINE])
     assert r.exit_code == 0, r.output
     assert "6 clips: 6 ok, 0 rejected" in r.output
     samples, rows = _read_build(out)
@@ -62,7 +65,7 @@ def test_demo_build_writes_valid_samples_and_manifest(tmp_path):
 
 def test_default_out_is_avprep_home(tmp_path, monkeypatch):
     monkeypatch.setenv("AVPREP_HOME", str(tmp_path / "home"))
-    r = CliRunner().invoke(main, ["build", "demo", "--limit", "1", "--no-progress"])
+    r = CliRunner().invoke(main, ["build", "demo", "--limit", "1", "--no-progress", *SPINE])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "home" / "demo" / "manifest.parquet").exists()
 
@@ -70,8 +73,9 @@ def test_default_out_is_avprep_home(tmp_path, monkeypatch):
 def test_two_builds_are_byte_identical_and_workers_do_not_change_output(tmp_path, demo_corpus):
     outs = []
     for name, workers in (("a", None), ("b", None), ("c", 2)):
-        cfg = BuildConfig(dataset="folder", root=str(demo_corpus), out=str(tmp_path / name),
-                          shard_size=2)
+        cfg = BuildConfig(
+            dataset="folder", root=str(demo_corpus), out=str(tmp_path / name), shard_size=2
+        )
         run_build(cfg, workers=workers)
         outs.append(_shard_bytes(tmp_path / name))
     assert len(outs[0]) == 3
@@ -101,11 +105,21 @@ def _bad_corpus(root: Path, demo_corpus: Path, speech) -> dict[str, str | None]:
     expect["bad/noaudio.mp4"] = "no_audio"
     write_talking_clip(root / "bad/audioonly.mp4", None, speech.audio, 16000)
     expect["bad/audioonly.mp4"] = "no_video"
-    write_talking_clip(root / "edge/oneframe.mp4", None, speech.audio[:640], 16000,
-                       frames=np.full((1, 32, 32, 3), 128, np.uint8))
+    write_talking_clip(
+        root / "edge/oneframe.mp4",
+        None,
+        speech.audio[:640],
+        16000,
+        frames=np.full((1, 32, 32, 3), 128, np.uint8),
+    )
     expect["edge/oneframe.mp4"] = None
-    write_talking_clip(root / "edge/long.mp4", None, np.tile(speech.audio, 5), 16000,
-                       frames=np.full((300, 32, 32, 3), 100, np.uint8))  # 12 s
+    write_talking_clip(
+        root / "edge/long.mp4",
+        None,
+        np.tile(speech.audio, 5),
+        16000,
+        frames=np.full((300, 32, 32, 3), 100, np.uint8),
+    )  # 12 s
     expect["edge/long.mp4"] = "too_long"
     locked = put("bad/locked.mp4", good, "unreadable" if os.geteuid() != 0 else None)
     locked.chmod(0)
@@ -116,8 +130,23 @@ def test_bad_input_is_rejected_with_reasons_and_nothing_is_lost(tmp_path, demo_c
     root = tmp_path / "corpus"
     expect = _bad_corpus(root, demo_corpus, speech)
     out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["build", "folder", "--root", str(root), "--out", str(out),
-                                  "--max-seconds", "10", "--shard-size", "4", "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "build",
+            "folder",
+            "--root",
+            str(root),
+            "--out",
+            str(out),
+            "--max-seconds",
+            "10",
+            "--shard-size",
+            "4",
+            "--no-progress",
+            *SPINE,
+        ],
+    )
     assert r.exit_code == 0, r.output
     samples, rows = _read_build(out)
     by_source = {row["source"]: row for row in rows.values()}
@@ -134,8 +163,9 @@ def test_bad_input_is_rejected_with_reasons_and_nothing_is_lost(tmp_path, demo_c
 
 
 def test_empty_or_wrong_root_says_what_was_expected(tmp_path):
-    r = CliRunner().invoke(main, ["build", "folder", "--root", str(tmp_path), "--out",
-                                  str(tmp_path / "o")])
+    r = CliRunner().invoke(
+        main, ["build", "folder", "--root", str(tmp_path), "--out", str(tmp_path / "o")]
+    )
     assert r.exit_code != 0 and "Expected e.g." in r.output
     r = CliRunner().invoke(main, ["build", "nosuchcorpus", "--root", str(tmp_path)])
     assert r.exit_code != 0 and "unknown dataset" in r.output
@@ -143,23 +173,31 @@ def test_empty_or_wrong_root_says_what_was_expected(tmp_path):
 
 def test_progress_is_reported_while_running(tmp_path, demo_corpus):
     seen = []
-    cfg = BuildConfig(dataset="folder", root=str(demo_corpus), out=str(tmp_path / "o"),
-                      shard_size=1)
+    cfg = BuildConfig(
+        dataset="folder", root=str(demo_corpus), out=str(tmp_path / "o"), shard_size=1
+    )
     result = run_build(cfg, on_progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (6, 6)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     counters = {
-        c.key.metric.name: c.committed
-        for c in result.pipeline_result.metrics().query()["counters"]
+        c.key.metric.name: c.committed for c in result.pipeline_result.metrics().query()["counters"]
     }
     assert counters["clips_ok"] == 6 and counters["shards_written"] == 6
 
 
 def test_resume_after_sigkill_equals_uninterrupted_build(tmp_path, demo_corpus):
     ref_out, out = tmp_path / "ref", tmp_path / "killed"
-    args = ["build", "folder", "--root", str(demo_corpus), "--shard-size", "1", "--no-progress"]
-    run_build(BuildConfig(dataset="folder", root=str(demo_corpus), out=str(ref_out),
-                          shard_size=1))
+    args = [
+        "build",
+        "folder",
+        "--root",
+        str(demo_corpus),
+        "--shard-size",
+        "1",
+        "--no-progress",
+        *SPINE,
+    ]
+    run_build(BuildConfig(dataset="folder", root=str(demo_corpus), out=str(ref_out), shard_size=1))
     cmd = [sys.executable, "-m", "avprep.cli", *args, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shards = out / "shards"
@@ -199,10 +237,20 @@ def test_resume_refuses_a_different_build_in_the_same_folder(tmp_path, demo_corp
 def test_dataflow_dry_run_builds_the_job_offline(tmp_path):
     out = tmp_path / "df"
     start = time.time()
-    r = CliRunner().invoke(main, [
-        "build", "demo", "--out", str(out), "--runner=DataflowRunner", "--project=my-project",
-        "--region=us-central1", "--temp_location=gs://my-bucket/tmp", "--dry_run=True",
-    ])
+    r = CliRunner().invoke(
+        main,
+        [
+            "build",
+            "demo",
+            "--out",
+            str(out),
+            "--runner=DataflowRunner",
+            "--project=my-project",
+            "--region=us-central1",
+            "--temp_location=gs://my-bucket/tmp",
+            "--dry_run=True",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "dry run" in r.output
     assert not list((out / "shards").glob("*.tar"))  # nothing ran

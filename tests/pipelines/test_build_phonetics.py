@@ -17,8 +17,22 @@ from avprep.shards import iter_shard
 
 def test_build_with_aligner_then_select_samples(tmp_path, demo_corpus):
     out = tmp_path / "b"
-    r = CliRunner().invoke(main, ["build", "folder", "--root", str(demo_corpus), "--out",
-                                  str(out), "--aligner", "pocketsphinx", "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "build",
+            "folder",
+            "--root",
+            str(demo_corpus),
+            "--out",
+            str(out),
+            "--aligner",
+            "pocketsphinx",
+            "--no-progress",
+            "--face-backend",
+            "none",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = pq.read_table(out / "manifest.parquet").to_pylist()
     assert all(r["status"] == "ok" for r in rows)
@@ -32,8 +46,21 @@ def test_build_with_aligner_then_select_samples(tmp_path, demo_corpus):
     ids = np.load(io.BytesIO(fields["phone_ids_25fps.npy"]))
     assert len(ids) == meta["n_frames"] and (ids > 0).sum() > len(ids) // 2
 
-    r = CliRunner().invoke(main, ["select-samples", "folder", "--build", str(out),
-                                  "--n-min", "2", "--n-max", "4", "--k", "5"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "select-samples",
+            "folder",
+            "--build",
+            str(out),
+            "--n-min",
+            "2",
+            "--n-max",
+            "4",
+            "--k",
+            "5",
+        ],
+    )
     assert r.exit_code == 0, r.output
     sel = pq.read_table(out / "selection.parquet").to_pylist()
     assert 2 <= sum(s["selected"] for s in sel) <= 4
@@ -42,8 +69,24 @@ def test_build_with_aligner_then_select_samples(tmp_path, demo_corpus):
 
 def test_select_samples_on_an_unaligned_build_names_the_missing_step(tmp_path, demo_corpus):
     out = tmp_path / "b"
-    CliRunner().invoke(main, ["build", "folder", "--root", str(demo_corpus), "--out", str(out),
-                              "--limit", "2", "--no-progress"])
+    CliRunner().invoke(
+        main,
+        [
+            "build",
+            "folder",
+            "--root",
+            str(demo_corpus),
+            "--out",
+            str(out),
+            "--limit",
+            "2",
+            "--no-progress",
+            "--aligner",
+            "none",
+            "--face-backend",
+            "none",
+        ],
+    )
     r = CliRunner().invoke(main, ["select-samples", "folder", "--build", str(out)])
     assert r.exit_code != 0 and "--aligner" in r.output
 

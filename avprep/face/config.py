@@ -1,0 +1,65 @@
+"""Settings of the face stage, in one dataclass so a build records exactly what it ran with."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class FaceConfig:
+    """Face stage settings.
+
+    ``backend`` picks the 68-point landmarker: ``"dlib"`` (embedded default, offline) or
+    ``"fan"`` (face-alignment's 2D FAN, when its weights are on the machine). Detection and
+    frame-to-frame tracking always use dlib's HOG detector and shape predictor; with ``"fan"``
+    the final landmarks of every frame are re-estimated by FAN, batched across frames, from
+    the tracked boxes.
+    """
+
+    backend: str = "dlib"  # "dlib" | "fan"
+    dlib_model: str | None = None  # 68-point .dat; else $AVPREP_DLIB_LANDMARKS, package, Debian
+    fan_weights: str | None = None  # 2DFAN4 .pth.tar; else $TORCH_HOME/hub/checkpoints/<name>
+    device: str = "auto"  # FAN only: "auto" (cuda when present), "cpu", "cuda", "cuda:1" ...
+    fan_batch_size: int = 32
+
+    # tracking
+    detect_every: int = 5  # full-frame detection on every Nth frame, tracking in between
+    upsample_retry_max_side: int = 640  # frames this small get a retry at 2x when nothing found
+    max_upsample: int = 1
+    min_face_size: int = 40  # pixels: width of the landmark box in the source frame
+    max_gap: int = 5  # frames: gaps this short between good frames are interpolated
+    max_outside_fraction: float = 0.1  # landmarks outside the frame above this: not ok
+    smooth_window: int = 5  # zero-phase Savitzky-Golay window for stored landmarks (1 = off)
+    anchor_smooth_window: int = 9  # same, for the eye/mouth anchors that drive the alignment
+
+    # head pose filter (degrees); CRAN drops frames with extreme poses
+    max_yaw: float = 45.0
+    max_pitch: float = 30.0
+    max_roll: float = 45.0
+    min_good_fraction: float = 0.5  # clips with fewer usable frames are rejected
+
+    # crops
+    crop_size: int = 256  # DAVS / DVAE template
+    crop_size_small: int = 112  # CRAN template
+    mouth_size: int = 96
+    image_format: str = "mp4"  # "mp4" (one member per stream) | "jpg" (one member per frame)
+    jpeg_quality: int = 95
+    mp4_crf: int = 18
+
+    def validate(self) -> None:
+        if self.backend not in ("dlib", "fan"):
+            raise ValueError(f"face backend must be 'dlib' or 'fan', not {self.backend!r}")
+        if self.image_format not in ("jpg", "mp4"):
+            raise ValueError(f"face image_format must be 'jpg' or 'mp4', not {self.image_format!r}")
+        if self.detect_every < 1:
+            raise ValueError("detect_every must be >= 1")
+        for name in ("smooth_window", "anchor_smooth_window"):
+            w = getattr(self, name)
+            if w < 1 or w % 2 == 0:
+                raise ValueError(f"{name} must be an odd number >= 1, not {w}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError("jpeg_quality must be in 1..100")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,223 @@
+"""The face stage of ``avprep build``: frames in, aligned crops, landmarks and pose out.
+
+Writes to the :class:`~avprep.clips.ClipWork`:
+
+- files: crop streams ``crop256`` (DAVS/DVAE template), ``crop112`` (CRAN template),
+  ``mouth``, as ``<stream>.mp4`` (default) or ``<stream>_<frame:05d>.jpg``;
+- arrays: ``landmarks_src`` (T,68,2) frame pixels, ``landmarks_crop256``,
+  ``landmarks_crop112``, ``landmarks_mouth`` (T,20,2: points 48-67 in the mouth crop),
+  ``transform256``, ``transform112``, ``transform_mouth`` (T,2,3 frame -> crop),
+  ``face_box`` (T,4), ``pose`` (T,3 yaw, pitch, roll degrees), ``face_ok`` (T bool),
+  ``face_state`` (T uint8, codes in meta ``face.state_codes``). Landmarks and pose are NaN in
+  frames without a face (``face_state`` missing); their crops use the nearest good frame's
+  transform, so every stream still has one crop per video frame;
+- meta ``face``: backend and versions, template, counts, longest good run, speaker rule;
+- manifest columns ``n_faces``, ``good_run_start``, ``good_run_length``.
+
+A clip without enough usable frames raises ``ClipRejected`` (``no_face``,
+``face_too_small``, ``face_out_of_frame``, ``extreme_pose``) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import cv2
+import numpy as np
+
+from avprep.clips import ClipRejected, ClipWork
+from avprep.face.alignment import (
+    align_transforms,
+    anchor_points,
+    apply_affine,
+    mouth_transforms,
+    warp_crop,
+)
+from avprep.face.backends import DlibFaceDetector, DlibLandmarker, make_landmarker
+from avprep.face.config import FaceConfig
+from avprep.face.crop_codec import encode_streams
+from avprep.face.pose import extreme_pose, head_pose, longest_run
+from avprep.face.tracking import (
+    DETECTED,
+    EXTREME_POSE,
+    HAS_LANDMARKS,
+    INTERPOLATED,
+    MISSING,
+    OUT_OF_FRAME,
+    SPEAKER_RULE,
+    STATE_NAMES,
+    TOO_SMALL,
+    TRACKED,
+    fill_gaps,
+    hold_nearest,
+    smooth_runs,
+    track_speaker,
+)
+
+REJECT_REASON = {
+    MISSING: "no_face",
+    TOO_SMALL: "face_too_small",
+    OUT_OF_FRAME: "face_out_of_frame",
+    EXTREME_POSE: "extreme_pose",
+}
+
+
+def _warp_all(frames: np.ndarray, transforms: np.ndarray, size: int) -> np.ndarray:
+    return np.stack([warp_crop(f, a, size) for f, a in zip(frames, transforms, strict=True)])
+
+
+class FaceStage:
+    """Stage protocol implementation; see the module docstring for what it writes."""
+
+    name = "face"
+
+    def __init__(self, config: FaceConfig | None = None) -> None:
+        self.config = config or FaceConfig()
+        self.config.validate()
+        self._detector: DlibFaceDetector | None = None
+        self._tracker_lm: DlibLandmarker | None = None
+        self._landmarker = None
+
+    def setup(self) -> None:
+        if self._detector is not None:
+            return
+        cfg = self.config
+        cv2.setNumThreads(1)  # Beam parallelises across clips; keep one core per worker
+        self._tracker_lm = DlibLandmarker(cfg.dlib_model)
+        self._tracker_lm.setup()
+        if cfg.backend == "fan":
+            lm = make_landmarker(
+                "fan",
+                fan_weights=cfg.fan_weights,
+                device=cfg.device,
+                fan_batch_size=cfg.fan_batch_size,
+            )
+            lm.setup()
+            self._landmarker = lm
+        self._detector = DlibFaceDetector(cfg.upsample_retry_max_side, cfg.max_upsample)
+
+    def versions(self) -> dict[str, str]:
+        self.setup()
+        assert self._tracker_lm is not None
+        v = {"face_backend": self.config.backend, **self._tracker_lm.versions()}
+        if self._landmarker is not None:
+            v.update(self._landmarker.versions())
+        return v
+
+    def process(self, work: ClipWork) -> None:
+        if work.media is None:
+            raise ValueError("face stage needs decoded media (run decode first)")
+        self.setup()
+        assert self._detector is not None and self._tracker_lm is not None
+        cfg = self.config
+        t_start = time.perf_counter()
+        frames = work.media.frames
+        if frames.ndim == 3:  # grayscale video: crops are written as RGB
+            frames = np.repeat(frames[..., None], 3, axis=-1)
+        n, h, w = frames.shape[:3]
+        if n == 0:
+            raise ClipRejected("no_face", "clip has no video frames")
+
+        tr = track_speaker(frames, self._detector, self._tracker_lm, cfg.detect_every)
+        if tr.n_tracks == 0:
+            raise ClipRejected("no_face", f"no face detected on {len(tr.keyframes)} keyframes")
+        lms, state = tr.landmarks, tr.state
+        t_fan = 0.0
+        if self._landmarker is not None:
+            t0 = time.perf_counter()
+            idx = np.nonzero((state == DETECTED) | (state == TRACKED))[0]
+            lms[idx] = self._landmarker.landmarks(frames, tr.boxes[idx], idx)
+            t_fan = time.perf_counter() - t0
+
+        has = np.isin(state, (DETECTED, TRACKED))
+        width = np.full(n, np.inf)
+        width[has] = lms[has, :, 0].max(-1) - lms[has, :, 0].min(-1)
+        state[has & (width < cfg.min_face_size)] = TOO_SMALL
+        # landmarks of a face cut by the frame edge pile up at the edge: count a 2% border
+        mg = 0.02 * min(w, h)
+        x, y = lms[..., 0], lms[..., 1]
+        out = (x < mg) | (x > w - 1 - mg) | (y < mg) | (y > h - 1 - mg)
+        state[(state == DETECTED) | (state == TRACKED)] = np.where(
+            out.mean(-1) > cfg.max_outside_fraction, OUT_OF_FRAME, state
+        )[(state == DETECTED) | (state == TRACKED)]
+        fill_gaps(lms, state, cfg.max_gap)
+        valid = np.isin(state, HAS_LANDMARKS)
+        lms = smooth_runs(lms.astype(np.float64), valid, cfg.smooth_window)
+
+        pose = head_pose(lms, w, h)
+        extreme = extreme_pose(pose, cfg.max_yaw, cfg.max_pitch, cfg.max_roll) & valid
+        state[extreme & np.isin(state, (DETECTED, TRACKED, INTERPOLATED))] = EXTREME_POSE
+        ok = np.isin(state, (DETECTED, TRACKED, INTERPOLATED))
+        run_start, run_len = longest_run(ok)
+
+        if ok.mean() < cfg.min_good_fraction or run_len == 0:
+            counts = Counter(int(s) for s in state[~ok])
+            worst = counts.most_common(1)[0][0] if counts else MISSING
+            detail = ", ".join(f"{STATE_NAMES[s]}={c}" for s, c in sorted(counts.items()))
+            raise ClipRejected(
+                REJECT_REASON.get(worst, "no_face"),
+                f"{int(ok.sum())}/{n} usable frames (need {cfg.min_good_fraction:.0%}); {detail}",
+            )
+
+        anchors = hold_nearest(anchor_points(lms), valid)
+        anchors = smooth_runs(anchors, np.ones(n, bool), cfg.anchor_smooth_window)
+        a256 = align_transforms(anchors, "davs256", cfg.crop_size)
+        a112 = align_transforms(anchors, "cran112", cfg.crop_size_small)
+        am = mouth_transforms(a256, cfg.crop_size, cfg.mouth_size)
+        crops = {
+            "crop256": _warp_all(frames, a256, cfg.crop_size),
+            "crop112": _warp_all(frames, a112, cfg.crop_size_small),
+            "mouth": _warp_all(frames, am, cfg.mouth_size),
+        }
+        t_enc = time.perf_counter()
+        files = encode_streams(crops, cfg.image_format, cfg.jpeg_quality, cfg.mp4_crf)
+        t_enc = time.perf_counter() - t_enc
+
+        lm_out = np.where(valid[:, None, None], lms, np.nan).astype(np.float32)
+        work.files.update(files)
+        work.arrays.update(
+            {
+                "landmarks_src": lm_out,
+                "landmarks_crop256": apply_affine(a256, lm_out).astype(np.float32),
+                "landmarks_crop112": apply_affine(a112, lm_out).astype(np.float32),
+                "landmarks_mouth": apply_affine(am, lm_out[:, 48:68]).astype(np.float32),
+                "transform256": a256.astype(np.float32),
+                "transform112": a112.astype(np.float32),
+                "transform_mouth": am.astype(np.float32),
+                "face_box": tr.boxes.astype(np.float32),
+                "pose": pose.astype(np.float32),
+                "face_ok": ok,
+                "face_state": state.astype(np.uint8),
+            }
+        )
+        counts = Counter(STATE_NAMES[int(s)] for s in state)
+        work.meta["face"] = {
+            **self.versions(),
+            "template": {"crop256": "davs256", "crop112": "cran112", "mouth": "davs256-mouth"},
+            "crop_sizes": {
+                "crop256": cfg.crop_size,
+                "crop112": cfg.crop_size_small,
+                "mouth": cfg.mouth_size,
+            },
+            "image_format": cfg.image_format,
+            "n_faces": tr.n_faces,
+            "n_face_tracks": tr.n_tracks,
+            "detect_calls": tr.detect_calls,
+            "track_calls": tr.track_calls,
+            "frames_by_state": dict(sorted(counts.items())),
+            "state_codes": {str(k): v for k, v in STATE_NAMES.items()},
+            "good_frames": int(ok.sum()),
+            "good_run_start": run_start,
+            "good_run_length": run_len,
+            "speaker_rule": SPEAKER_RULE,
+            "pose_limits": {"yaw": cfg.max_yaw, "pitch": cfg.max_pitch, "roll": cfg.max_roll},
+        }
+        work.manifest.update(
+            {"n_faces": tr.n_faces, "good_run_start": run_start, "good_run_length": run_len}
+        )
+        work.timings["face"] = time.perf_counter() - t_start
+        work.timings["face_detect"] = tr.detect_seconds
+        work.timings["face_track"] = tr.track_seconds
+        work.timings["face_fan"] = t_fan
+        work.timings["face_encode"] = t_enc
