@@ -16,6 +16,8 @@ import numpy as np
 import skimage.data
 from matplotlib import cbook
 
+from avprep.clips import ClipRef, ClipWork, DecodedMedia
+
 ASTRONAUT_FACE = (220.0, 121.0, 90.0)  # face centre x, y and width in the 512x512 photo
 HOPPER_FACE = (268.0, 245.0, 215.0)  # same for grace_hopper.jpg (512x600)
 
@@ -82,3 +84,20 @@ def moving_astronaut(n: int = 30, size=(256, 256)) -> tuple[np.ndarray, np.ndarr
 def still_astronaut(n: int = 10, size=(256, 256), width: float = 112, angle: float = 0.0):
     w, h = size
     return animate(astronaut(), ASTRONAUT_FACE, n, size, lambda t: ((w / 2, h / 2), width, angle))
+
+
+def make_work(frames: np.ndarray) -> ClipWork:
+    t = len(frames)
+    media = DecodedMedia(
+        frames=frames,
+        timestamps=np.arange(t) / 25.0,
+        audio=np.zeros(t * 640, np.float32),
+        fps=25.0,
+        sample_rate=16000,
+        source_fps=25.0,
+        source_size=(frames.shape[2], frames.shape[1]),
+        av_offset=0.0,
+    )
+    return ClipWork(
+        ref=ClipRef(key="clip", dataset="test", split="train", source="mem"), media=media
+    )

@@ -59,7 +59,7 @@ def moving(stage_module):
 
 @pytest.fixture(scope="module")
 def stage_module():
-    from conftest import make_work
+    from face_videos import make_work
 
     from avprep.face import FaceConfig, FaceStage
 

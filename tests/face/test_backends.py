@@ -118,7 +118,7 @@ def _fan_weights_present() -> bool:
 )
 def test_fan_stage_on_moving_astronaut_when_weights_present():
     pytest.importorskip("torch")
-    from conftest import make_work
+    from face_videos import make_work
 
     frames, _ = moving_astronaut(20)
     w = make_work(frames)

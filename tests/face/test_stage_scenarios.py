@@ -207,7 +207,7 @@ def test_mp4_format(run_stage):
 
 
 def test_rejected_clip_writes_nothing(run_stage):
-    from conftest import make_work
+    from face_videos import make_work
 
     from avprep.face import FaceConfig, FaceStage
 
