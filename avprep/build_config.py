@@ -33,6 +33,7 @@ class BuildConfig:
     noise_seed: int = 0
     aligner: str = "none"  # "none" | "pocketsphinx" | "mfa"
     aligner_options: dict[str, Any] = field(default_factory=dict)
+    align_batch: int = 32  # clips per aligner call for batching aligners (MFA)
     limit: int | None = None
     splits: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()

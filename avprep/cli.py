@@ -203,6 +203,13 @@ def _csv(value: str | None) -> tuple[str, ...]:
 )
 @click.option("--mfa-jobs", type=int, default=1, show_default=True, help="MFA parallel jobs.")
 @click.option(
+    "--align-batch",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Clips per aligner call for MFA (one mfa process per batch, folders per speaker).",
+)
+@click.option(
     "--max-seconds",
     type=float,
     default=300.0,
@@ -265,6 +272,7 @@ def build(
     mfa_acoustic_model: str,
     mfa_dictionary: str,
     mfa_jobs: int,
+    align_batch: int,
     max_seconds: float,
     max_side: int,
     min_frames: int,
@@ -312,6 +320,7 @@ def build(
         noise_seed=noise_seed,
         aligner=aligner,
         aligner_options=_mfa_options(aligner, mfa_acoustic_model, mfa_dictionary, mfa_jobs),
+        align_batch=align_batch,
         limit=limit,
         splits=tuple(splits),
         speakers=_csv(speakers),

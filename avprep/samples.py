@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import av
@@ -138,41 +139,97 @@ class ClipProcessor:
 
     def process(self, ref: ClipRef) -> tuple[dict[str, Any], dict[str, bytes] | None]:
         """Returns ``(manifest_row, sample_fields)``; fields is None for a rejection."""
-        start = time.perf_counter()
-        row = self._base_row(ref)
+        return next(iter(self.process_many([ref], batch_size=1)))
+
+    def process_many(
+        self, refs: list[ClipRef], batch_size: int = 1
+    ) -> Iterator[tuple[dict[str, Any], dict[str, bytes] | None]]:
+        """``process`` for each ref, in order. Stages that offer ``process_batch`` (the MFA
+        aligner: one ``mfa`` process per batch, not per clip) get ``batch_size`` clips at a
+        time; every other stage still sees one clip at a time. While a batch waits, its
+        clips keep only their audio: frames are released once the image stages are done."""
+        batched = [s for s in self.stages if hasattr(s, "process_batch")]
+        size = batch_size if batched and batch_size > 1 else 1
+        for i in range(0, len(refs), size):
+            chunk = refs[i : i + size]
+            works: list[ClipWork | None] = []
+            rows: list[dict[str, Any]] = []
+            starts: list[float] = []
+            for ref in chunk:
+                starts.append(time.perf_counter())
+                rows.append(self._base_row(ref))
+                works.append(self._guard(rows[-1], lambda r=ref: self._run_stages(r, size > 1)))
+            if size > 1:
+                self._run_batched([w for w in works if w is not None], rows, works)
+            for row, work, start in zip(rows, works, starts, strict=True):
+                fields = None
+                if work is not None and row.get("status") != "rejected":
+                    fields = self._guard(row, lambda w=work: self._finish(w))
+                    if fields is not None:
+                        row.update(status="ok", **work.manifest)
+                row["seconds"] = time.perf_counter() - start
+                yield row, fields
+
+    def _guard(self, row: dict[str, Any], step: Any) -> Any:
+        """Run ``step``; a rejection (or an unexpected error) is recorded in ``row``."""
         try:
-            if ref.error:
-                reason, _, detail = ref.error.partition(":")
-                raise ClipRejected(reason.strip(), detail.strip())
-            work = ClipWork(ref=ref)
-            t = time.perf_counter()
-            work.media = self._load_media(ref)
-            work.timings["decode"] = time.perf_counter() - t
-            for stage in self.stages:
-                if ref.kind != "clip" and stage.name not in IMAGE_STAGES:
-                    continue  # identity samples are images: no audio stages
-                t = time.perf_counter()
-                stage.process(work)
-                work.timings[stage.name] = time.perf_counter() - t
-            t = time.perf_counter()
-            fields = self._encode(work)
-            work.timings["encode"] = time.perf_counter() - t
+            return step()
         except ClipRejected as e:
             row.update(status="rejected", reason=e.reason, detail=e.detail or None)
-            row["seconds"] = time.perf_counter() - start
-            return row, None
         except Exception as e:  # a bug or an unforeseen input: record it, keep building
-            log.exception("clip %s failed", ref.key)
+            log.exception("clip %s failed", row["key"])
             tb = traceback.format_exception_only(type(e), e)[-1].strip()
             row.update(status="rejected", reason="stage_error", detail=tb)
-            row["seconds"] = time.perf_counter() - start
-            return row, None
-        media = work.media
-        row.update(status="ok", n_frames=media.n_frames, duration=media.duration)
-        row.update({k: v for k, v in work.manifest.items()})
-        row["seconds"] = time.perf_counter() - start
+        return None
+
+    def _run_stages(self, ref: ClipRef, defer_batched: bool) -> ClipWork:
+        if ref.error:
+            reason, _, detail = ref.error.partition(":")
+            raise ClipRejected(reason.strip(), detail.strip())
+        work = ClipWork(ref=ref)
+        t = time.perf_counter()
+        work.media = self._load_media(ref)
+        work.timings["decode"] = time.perf_counter() - t
+        for stage in self.stages:
+            if ref.kind != "clip" and stage.name not in IMAGE_STAGES:
+                continue  # identity samples are images: no audio stages
+            if defer_batched and hasattr(stage, "process_batch"):
+                continue
+            t = time.perf_counter()
+            stage.process(work)
+            work.timings[stage.name] = time.perf_counter() - t
+        if defer_batched and work.media is not None:
+            n = work.media.n_frames  # frames are encoded already: keep only their count
+            work.media.frames = np.broadcast_to(np.zeros((1, 1, 1, 3), np.uint8), (n, 1, 1, 3))
+        return work
+
+    def _run_batched(
+        self, ready: list[ClipWork], rows: list[dict[str, Any]], works: list[ClipWork | None]
+    ) -> None:
+        clips = [w for w in ready if w.ref.kind == "clip"]
+        for stage in self.stages:
+            if not hasattr(stage, "process_batch") or not clips:
+                continue
+            t = time.perf_counter()
+            results = self._guard({"key": "(batch)"}, lambda s=stage: s.process_batch(clips))
+            spent = (time.perf_counter() - t) / len(clips)
+            if results is None:
+                results = [ClipRejected("stage_error", f"{stage.name} batch failed")] * len(clips)
+            for work, result in zip(clips, results, strict=True):
+                work.timings[stage.name] = spent
+                if result is not None:
+                    row = rows[next(i for i, w in enumerate(works) if w is work)]
+                    row.update(
+                        status="rejected", reason=result.reason, detail=result.detail or None
+                    )
+
+    def _finish(self, work: ClipWork) -> dict[str, bytes]:
+        t = time.perf_counter()
+        fields = self._encode(work)
+        work.timings["encode"] = time.perf_counter() - t
+        work.manifest.update(n_frames=work.media.n_frames, duration=work.media.duration)
         self.last_timings = work.timings
-        return row, fields
+        return fields
 
     def _load_media(self, ref: ClipRef) -> DecodedMedia:
         if ref.kind == "identity":

@@ -117,8 +117,10 @@ class BuildShard(beam.DoFn):
         tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
         try:
             with FileSystems.create(tmp) as f, ShardWriter(f) as writer:
-                for ref in refs:  # plan order is key order
-                    row, fields = self.processor.process(ref)
+                batch = self.config.align_batch  # plan order is key order, kept here
+                for ref, (row, fields) in zip(
+                    refs, self.processor.process_many(refs, batch), strict=True
+                ):
                     if fields is not None:
                         row["shard"] = shard
                         writer.add(ref.key, fields)

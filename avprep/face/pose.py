@@ -1,20 +1,27 @@
 """Head pose (yaw, pitch, roll in degrees) from 68-point landmarks, and the good-run logic.
 
-Pose comes from ``cv2.solvePnP`` (SQPnP) between six landmarks and a generic 3D head:
+Pose comes from ``cv2.solvePnP`` (SQPnP) between the rigid part of the face and a 3D mean
+face (``avprep.face.mean_face``):
 
-``GENERIC_HEAD_3D`` is the six-point anthropometric model popularised by S. Mallick,
-"Head Pose Estimation using OpenCV and Dlib", LearnOpenCV (2016): nose tip, chin, outer eye
-corners, mouth corners, in arbitrary units (x to the image right, y up, z towards the
-camera, nose tip at the origin). It is approximate by design: enough to filter extreme
-poses (CRAN drops them "based on the landmark information"), not a 3D reconstruction.
+- Landmarks (``POSE_LANDMARKS``): nose bridge and nostrils (27-35), both eyes (36-47) and the
+  upper jaw line beside the eyes and nose (0-3, 13-16). Brows, mouth and the lower jaw line
+  move with expression and speech, so they stay out of the fit.
+- Model (``HEAD_MODEL_3D``): OpenFace's 68-point mean shape, made exactly left-right
+  symmetric (averaged with its mirror image, so a symmetric frontal layout reads yaw = roll
+  = 0 and mirroring a face negates yaw and roll), centred on the fitted points, and turned
+  about the ear-to-ear axis by ``FRONTAL_PITCH_OFFSET`` so that its frontal projection best
+  matches (least squares over similarity transforms) the mean frontal iBUG layout: pitch 0
+  means "as frontal as the average frontal face photo", not the PDM's arbitrary tilt.
 
-Angles (camera pinhole with focal length = the frame's larger side, centre at the frame
-centre, square pixels):
+Camera: pinhole, focal length = the frame's larger side, principal point at the frame
+centre, square pixels. Angles are measured relative to the line of sight to the face, not
+the optical axis: a face looking straight at the camera reads (0, 0, 0) wherever it sits in
+the frame, and moving a face photo about the frame does not change its yaw and pitch.
 
 - ``yaw``   > 0: the nose turns towards the image right (the subject's left);
 - ``pitch`` > 0: the nose points up;
-- ``roll``  > 0: the eye line turns clockwise on screen (image y points down), so for a
-  near-frontal face roll equals ``atan2(dy, dx)`` of the line between the eye centres.
+- ``roll``  > 0: the face turns clockwise on screen (image y points down), so for a
+  near-frontal face roll is the angle ``atan2(dy, dx)`` of the line between the eyes.
 """
 
 from __future__ import annotations
@@ -22,26 +29,69 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# iBUG 68-point indices of the model points, in the same order as GENERIC_HEAD_3D
-POSE_LANDMARKS = (30, 8, 36, 45, 48, 54)
-GENERIC_HEAD_3D = np.array(
-    [
-        (0.0, 0.0, 0.0),  # nose tip (30)
-        (0.0, -330.0, -65.0),  # chin (8)
-        (-225.0, 170.0, -135.0),  # image-left eye, outer corner (36)
-        (225.0, 170.0, -135.0),  # image-right eye, outer corner (45)
-        (-150.0, -150.0, -125.0),  # image-left mouth corner (48)
-        (150.0, -150.0, -125.0),  # image-right mouth corner (54)
-    ],
-    dtype=np.float64,
-)
-# the model in OpenCV camera axes for a frontal face (x right, y down, z away from camera)
-_MODEL_CV = GENERIC_HEAD_3D * np.array([1.0, -1.0, -1.0])
+from avprep.face.alignment import similarity_transform
+from avprep.face.mean_face import FRONTAL_LAYOUT_68, IBUG_MIRROR, MEAN_FACE_3D_68
+
+POSE_LANDMARKS = (0, 1, 2, 3, 13, 14, 15, 16, *range(27, 48))
+# names the pose method for stage versions (changes whenever the numbers it gives can change)
+POSE_VERSION = "openface-mean68-rigid29-frontal-los-v1"
+
+
+def _rot_x(deg: float) -> np.ndarray:
+    """Rotation about the camera x axis; positive turns the nose up (image y points down)."""
+    a = np.radians(deg)
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
+
+
+def _symmetric_mean_face() -> np.ndarray:
+    mirrored = MEAN_FACE_3D_68[IBUG_MIRROR] * np.array([-1.0, 1.0, 1.0])
+    return 0.5 * (MEAN_FACE_3D_68 + mirrored)
+
+
+def _frontal_misfit(model: np.ndarray, layout: np.ndarray, pitch: float) -> float:
+    """RMS misfit (in layout units) of the orthographic projection of ``model`` turned by
+    ``pitch`` to ``layout``, after the best similarity transform."""
+    xy = (model @ _rot_x(pitch).T)[:, :2]
+    a = similarity_transform(xy, layout)
+    return float(np.sqrt(np.mean(np.sum((xy @ a[:, :2].T + a[:, 2] - layout) ** 2, axis=1))))
+
+
+def frontal_pitch_offset(model: np.ndarray, layout: np.ndarray) -> float:
+    """Pitch (degrees) turning ``model`` so its frontal projection best matches ``layout``."""
+    grid = np.arange(-45.0, 45.01, 0.5)
+    best = grid[np.argmin([_frontal_misfit(model, layout, p) for p in grid])]
+    fine = np.arange(best - 0.5, best + 0.5001, 0.005)
+    return float(fine[np.argmin([_frontal_misfit(model, layout, p) for p in fine])])
+
+
+def _head_model() -> tuple[np.ndarray, float]:
+    sym = _symmetric_mean_face()[list(POSE_LANDMARKS)]
+    sym = sym - sym.mean(axis=0)
+    offset = frontal_pitch_offset(sym, FRONTAL_LAYOUT_68[list(POSE_LANDMARKS)])
+    return sym @ _rot_x(offset).T, offset
+
+
+# (len(POSE_LANDMARKS), 3) model points in OpenCV camera axes for a frontal face
+# (x right, y down, z away from the camera), centred on their mean.
+HEAD_MODEL_3D, FRONTAL_PITCH_OFFSET = _head_model()
 
 
 def camera_matrix(width: int, height: int) -> np.ndarray:
     f = float(max(width, height))
     return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def line_of_sight_rotation(t: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking the optical axis (0, 0, 1) onto the direction of ``t``."""
+    d = np.asarray(t, dtype=np.float64).ravel()
+    d = d / np.linalg.norm(d)
+    axis = np.cross([0.0, 0.0, 1.0], d)
+    s = float(np.linalg.norm(axis))
+    if s < 1e-12:
+        return np.eye(3)
+    rvec = axis / s * np.arctan2(s, d[2])
+    return cv2.Rodrigues(rvec)[0]
 
 
 def angles_from_rotation(r: np.ndarray) -> tuple[float, float, float]:
@@ -59,7 +109,7 @@ def angles_from_rotation(r: np.ndarray) -> tuple[float, float, float]:
 def head_pose(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
     """(T,68,2) landmarks in a ``width`` x ``height`` frame -> (T,3) yaw, pitch, roll (deg).
 
-    Frames whose landmarks are not finite, or where PnP fails, get NaN.
+    Frames whose pose landmarks are not finite, or where PnP fails, get NaN.
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     k = camera_matrix(width, height)
@@ -68,13 +118,13 @@ def head_pose(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
         pts = lm[t, POSE_LANDMARKS, :]
         if not np.all(np.isfinite(pts)):
             continue
-        ok, rvec, _tvec = cv2.solvePnP(
-            _MODEL_CV, pts.reshape(-1, 1, 2), k, None, flags=cv2.SOLVEPNP_SQPNP
+        ok, rvec, tvec = cv2.solvePnP(
+            HEAD_MODEL_3D, pts.reshape(-1, 1, 2), k, None, flags=cv2.SOLVEPNP_SQPNP
         )
-        if not ok:
+        if not ok or not np.all(np.isfinite(tvec)) or tvec[2, 0] <= 0:
             continue
         r, _ = cv2.Rodrigues(rvec)
-        out[t] = angles_from_rotation(r)
+        out[t] = angles_from_rotation(line_of_sight_rotation(tvec).T @ r)
     return out
 
 

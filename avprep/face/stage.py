@@ -37,7 +37,7 @@ from avprep.face.alignment import (
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker, make_landmarker
 from avprep.face.config import FaceConfig
 from avprep.face.crop_codec import encode_streams
-from avprep.face.pose import extreme_pose, head_pose, longest_run
+from avprep.face.pose import POSE_VERSION, extreme_pose, head_pose, longest_run
 from avprep.face.tracking import (
     DETECTED,
     EXTREME_POSE,
@@ -100,7 +100,11 @@ class FaceStage:
     def versions(self) -> dict[str, str]:
         self.setup()
         assert self._tracker_lm is not None
-        v = {"face_backend": self.config.backend, **self._tracker_lm.versions()}
+        v = {
+            "face_backend": self.config.backend,
+            "head_pose": POSE_VERSION,
+            **self._tracker_lm.versions(),
+        }
         if self._landmarker is not None:
             v.update(self._landmarker.versions())
         return v

@@ -5,12 +5,17 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import soundfile as sf
+import soxr
 from click.testing import CliRunner
 
 from avprep.cli import main
+from avprep.demo import write_talking_clip
 from avprep.phonetics.phoneset import PHONES
 from avprep.shards import iter_shard
 
@@ -99,3 +104,55 @@ def test_align_command_writes_textgrids(tmp_path, demo_corpus):
     grids = sorted((tmp_path / "tg").rglob("*.TextGrid"))
     assert len(grids) == 3
     assert '"phones"' in grids[0].read_text() and '"words"' in grids[0].read_text()
+
+
+def test_mfa_in_a_build_runs_once_per_batch_not_per_clip(tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "phonetics"))
+    from mfa_standin import PRAATIO, install_standin
+
+    log = install_standin(tmp_path, monkeypatch)
+    audio, sr = sf.read(PRAATIO / "bobby.wav", dtype="float32")
+    audio = soxr.resample(audio, sr, 16000)
+    root = tmp_path / "corpus"
+    texts = [
+        "Bobby ripped the ledger",
+        "bobby ripped the ledger.",
+        "Bobby ripped the ledger",
+        "mary rolled the barrel",
+    ]
+    for i, text in enumerate(texts):
+        clip = root / f"spk{i % 2}" / f"c{i}.mp4"
+        write_talking_clip(clip, None, audio, 16000, frames=np.zeros((30, 32, 32, 3), np.uint8))
+        clip.with_suffix(".txt").write_text(text)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        main,
+        [
+            "build",
+            "folder",
+            "--root",
+            str(root),
+            "--out",
+            str(out),
+            "--aligner",
+            "mfa",
+            "--align-batch",
+            "2",
+            "--shard-size",
+            "4",
+            "--face-backend",
+            "none",
+            "--features",
+            "none",
+            "--no-progress",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len([c for c in calls if c[0] == "align"]) == 2  # 4 clips, batches of 2
+    rows = {r["source"]: r for r in pq.read_table(out / "manifest.parquet").to_pylist()}
+    for i in range(3):
+        row = rows[f"spk{i % 2}/c{i}.mp4"]
+        assert row["status"] == "ok" and sum(row["phone_hist"]) > 5
+    bad = rows["spk1/c3.mp4"]
+    assert (bad["status"], bad["reason"]) == ("rejected", "alignment_failed")
