@@ -47,7 +47,9 @@ def test_face_crops_in_samples_and_no_face_rejected(tmp_path, demo_corpus, speec
     rows = {r["source"]: r for r in pq.read_table(out / "manifest.parquet").to_pylist()}
     assert (rows["b/wall.mp4"]["status"], rows["b/wall.mp4"]["reason"]) == ("rejected", "no_face")
     row = rows["a/talk.mp4"]
-    assert row["status"] == "ok" and row["n_faces"] >= 1 and row["good_run_length"] == row["n_frames"]
+    assert (
+        row["status"] == "ok" and row["n_faces"] >= 1 and row["good_run_length"] == row["n_frames"]
+    )
     with open(next((out / "shards").glob("*.tar")), "rb") as f:
         ((key, fields),) = list(iter_shard(f))
     meta = json.loads(fields["json"])
