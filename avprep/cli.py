@@ -212,7 +212,7 @@ def _csv(value: str | None) -> tuple[str, ...]:
 @click.option(
     "--max-seconds",
     type=float,
-    default=300.0,
+    default=120.0,
     show_default=True,
     help="Reject clips longer than this (memory per clip grows with length).",
 )

@@ -42,7 +42,7 @@ class DecodeConfig:
     fps: float = 25.0
     sample_rate: int = 16000
     max_side: int = 640  # longer side of decoded frames; 0 keeps the source size
-    max_seconds: float = 300.0  # longer clips are rejected (too_long) before decoding
+    max_seconds: float = 120.0  # longer clips are rejected (too_long) before decoding
     min_frames: int = 1  # shorter clips are rejected (too_short)
 
 

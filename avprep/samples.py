@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 import traceback
 from collections.abc import Iterator
@@ -31,8 +32,6 @@ from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
 from avprep.stages import Stage
 
 log = logging.getLogger(__name__)
-
-IMAGE_STAGES = {"frames", "face"}  # the stages that apply to identity (image) samples
 
 
 class FullFramesStage:
@@ -72,6 +71,18 @@ class FullFramesStage:
         }
 
 
+def make_identity_stages(config: BuildConfig) -> list[Stage]:
+    """Stages for identity samples (folders of independent photos): each image is processed
+    on its own, so the face stage detects in every image (no tracking across photos) and
+    stores one JPEG per image."""
+    if config.face_backend == "none":
+        return [FullFramesStage(config.frame_side, config.jpeg_quality)]
+    from avprep.face.stage import FaceConfig, FaceStage
+
+    options = {**config.face_options, "image_format": "jpg", "detect_every": 1}
+    return [FaceStage(FaceConfig(backend=config.face_backend, **options))]
+
+
 def make_stages(config: BuildConfig) -> list[Stage]:
     """The stages a build runs, in order: face (or full frames), audio features, phonetics."""
     stages: list[Stage] = []
@@ -102,6 +113,28 @@ def make_stages(config: BuildConfig) -> list[Stage]:
     return stages
 
 
+def _single_frame(media: DecodedMedia, i: int) -> DecodedMedia:
+    spf = int(round(media.sample_rate / media.fps))
+    return DecodedMedia(
+        frames=media.frames[i : i + 1],
+        timestamps=media.timestamps[:1],
+        audio=np.zeros(spf, np.float32),
+        fps=media.fps,
+        sample_rate=media.sample_rate,
+        source_fps=media.source_fps,
+        source_size=media.source_size,
+        av_offset=0.0,
+    )
+
+
+_FRAME_INDEX = re.compile(r"\d{5}(?=\.\w+$)")
+
+
+def _renumber(field: str, index: int) -> str:
+    """``crop256_00000.jpg`` of image ``index`` -> ``crop256_<index>.jpg``."""
+    return _FRAME_INDEX.sub(f"{index:05d}", field, count=1)
+
+
 def _relsource(path: str | None, root: str | None) -> str | None:
     if path is None:
         return None
@@ -116,10 +149,11 @@ class ClipProcessor:
     def __init__(self, config: BuildConfig, stages: list[Stage] | None = None) -> None:
         self.config = config
         self.stages = stages if stages is not None else make_stages(config)
+        self.identity_stages = make_identity_stages(config) if stages is None else []
         self._versions: dict[str, str] | None = None
 
     def setup(self) -> None:
-        for stage in self.stages:
+        for stage in [*self.stages, *self.identity_stages]:
             stage.setup()
 
     def versions(self) -> dict[str, str]:
@@ -190,9 +224,9 @@ class ClipProcessor:
         t = time.perf_counter()
         work.media = self._load_media(ref)
         work.timings["decode"] = time.perf_counter() - t
+        if ref.kind == "identity":
+            return self._run_identity(work)
         for stage in self.stages:
-            if ref.kind != "clip" and stage.name not in IMAGE_STAGES:
-                continue  # identity samples are images: no audio stages
             if defer_batched and hasattr(stage, "process_batch"):
                 continue
             t = time.perf_counter()
@@ -201,6 +235,42 @@ class ClipProcessor:
         if defer_batched and work.media is not None:
             n = work.media.n_frames  # frames are encoded already: keep only their count
             work.media.frames = np.broadcast_to(np.zeros((1, 1, 1, 3), np.uint8), (n, 1, 1, 3))
+        return work
+
+    def _run_identity(self, work: ClipWork) -> ClipWork:
+        """Each image of an identity folder through the image stages on its own; images
+        without a usable face are listed in ``meta["identity"]["rejected"]``."""
+        media, ref = work.media, work.ref
+        kept: list[int] = []
+        rejected: list[dict[str, str]] = []
+        arrays: dict[str, list[np.ndarray]] = {}
+        stage_meta: dict[str, Any] = {}
+        for i in range(media.n_frames):
+            one = ClipWork(ref=ref, media=_single_frame(media, i))
+            try:
+                for stage in self.identity_stages:
+                    stage.process(one)
+            except ClipRejected as e:
+                rejected.append({"image": ref.images[i], "reason": e.reason, "detail": e.detail})
+                continue
+            for name, data in one.files.items():
+                work.files[_renumber(name, len(kept))] = data
+            for name, arr in one.arrays.items():
+                arrays.setdefault(name, []).append(arr)
+            stage_meta = stage_meta or {k: v for k, v in one.meta.items()}
+            kept.append(i)
+        if not kept:
+            reasons = sorted({r["reason"] for r in rejected})
+            raise ClipRejected(
+                reasons[0] if len(reasons) == 1 else "no_face",
+                f"no usable face in any of {media.n_frames} images",
+            )
+        work.arrays.update({k: np.concatenate(v) for k, v in arrays.items()})
+        work.meta.update(stage_meta)
+        work.meta["identity"] = {"images": [ref.images[i] for i in kept], "rejected": rejected}
+        media.frames = media.frames[kept]
+        media.timestamps = media.timestamps[: len(kept)]
+        media.audio = media.audio[: len(kept) * int(round(media.sample_rate / media.fps))]
         return work
 
     def _run_batched(

@@ -85,3 +85,31 @@ def test_build_every_corpus(tmp_path, name):
             assert "mfcc_davs.npy" in meta["members"] and "flac" in meta["members"]
         else:
             assert len([m for m in meta["members"] if m.endswith(".jpg")]) == len(clip.images)
+
+
+def test_identity_faces_are_aligned_image_by_image(tmp_path):
+    root = corpora.make("identity", tmp_path / "corpus", malformed=False)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        main, ["build", "identity", "--root", str(root), "--out", str(out), "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    for clip in corpora.expected("identity", malformed=False):
+        row = next(
+            x
+            for x in pq.read_table(out / "manifest.parquet").to_pylist()
+            if x["key"] == clip.key("identity")
+        )
+        assert row["status"] == "ok", row
+    with open(next((out / "shards").glob("*.tar")), "rb") as f:
+        key, fields = next(iter_shard(f))
+    meta = json.loads(fields["json"])
+    crops = sorted(f for f in fields if f.startswith("crop256_"))
+    assert len(crops) == meta["n_frames"] == len(meta["identity"]["images"]) >= 2
+    assert "flac" not in fields and "mfcc_davs.npy" not in fields
+    import io
+
+    import numpy as np
+
+    lm = np.load(io.BytesIO(fields["landmarks_crop256.npy"]))
+    assert lm.shape == (meta["n_frames"], 68, 2) and np.isfinite(lm).all()
