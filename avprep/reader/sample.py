@@ -1,0 +1,265 @@
+"""One shard sample as the reader sees it: validated metadata, lazily decoded members.
+
+:class:`ShardSample` parses and validates the ``json`` member once (schema version and
+shape, :func:`avprep.schema.validate_sample_meta`), then decodes only what a view asks for:
+an ``.npy`` array, some frames of a crop stream, the audio, a track's per-frame windows.
+A member that is not there raises :class:`MissingFieldError`, whose message names the
+field and the build step / ``avprep build`` option that writes it, instead of a KeyError
+inside a DataLoader worker.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import av
+import numpy as np
+import soundfile as sf
+
+from avprep.face.crop_codec import decode_jpeg
+from avprep.features.configs import FEATURE_CONFIGS, config_from_dict
+from avprep.features.tracks import TrackTiming
+from avprep.features.windows import FrameWindows, frame_windows
+from avprep.schema import SchemaError, validate_sample_meta
+
+FACE_ARRAYS = (
+    "landmarks_src", "landmarks_crop256", "landmarks_crop112", "landmarks_mouth",
+    "transform256", "transform112", "transform_mouth", "pose", "face_ok", "face_state",
+    "face_box",
+)  # fmt: skip
+PHONETIC_ARRAYS = ("phone_ids_25fps", "viseme_ids_25fps", "phone_ids_100hz", "viseme_ids_100hz")
+CROP_STREAMS = ("crop256", "crop112", "mouth")
+
+
+class MissingFieldError(KeyError):
+    """A sample lacks a member or metadata field a view needs (message says how to get it)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+def _noise_base(name: str) -> tuple[str, str] | None:
+    if "_noise" in name and name.endswith("db"):
+        base, _, level = name.rpartition("_noise")
+        return base, level[: -len("db")].replace("p", ".")
+    return None
+
+
+def field_hint(name: str, meta: dict[str, Any] | None = None) -> str:
+    """How a build makes member/field ``name`` (the part of the error a user acts on)."""
+    meta = meta or {}
+    base = name[: -len("_valid")] if name.endswith("_valid") else name
+    if name in CROP_STREAMS or name in FACE_ARRAYS or name.startswith("face."):
+        hint = "the face stage writes it: build with --face-backend dlib (or fan)"
+        if "frames" in meta and "face" not in meta:
+            hint += "; this build ran with --face-backend none and holds full frames only"
+        if meta.get("kind") == "identity" and name in CROP_STREAMS:
+            hint += "; identity samples hold crop streams only when their face was found"
+        return hint
+    noisy = _noise_base(base)
+    if noisy is not None:
+        feat, level = noisy
+        return (
+            f"the audio-features stage writes noisy copies: build with --features {feat} "
+            f"--noise-db {level} (and --noise-features {feat} if you restrict them)"
+        )
+    if base in FEATURE_CONFIGS or base in (meta.get("audio_features") or {}):
+        hint = f"the audio-features stage writes it: build with --features {base}"
+        if meta.get("kind") == "identity":
+            hint += "; identity samples (images) have no audio"
+        return hint
+    if name in PHONETIC_ARRAYS:
+        status = (meta.get("phonetics") or {}).get("status")
+        hint = "the phonetics stage writes it: build with --aligner pocketsphinx (or mfa)"
+        if status == "no_transcript":
+            hint += "; this clip has no transcript (give one with --transcripts)"
+        return hint
+    if name == "flac":
+        return "every clip sample has audio; identity samples (images) have none"
+    if name.startswith("labels."):
+        return "the corpus adapter sets labels (word_id: LRW; person_id: identity folders)"
+    if base.startswith(("mfcc", "logspec")):
+        return f"the audio-features stage writes it: build with --features {base}"
+    return "no build step of this avprep writes it"
+
+
+def missing(key: str, url: str | None, name: str, meta: dict[str, Any]) -> MissingFieldError:
+    where = f" (shard {url})" if url else ""
+    return MissingFieldError(f"{name} missing in sample {key!r}{where}: {field_hint(name, meta)}")
+
+
+@lru_cache(maxsize=256)
+def _window_config(config_json: str) -> Any:
+    return config_from_dict(json.loads(config_json))
+
+
+@dataclass
+class ShardSample:
+    """A decoded-on-demand shard sample. Build with :meth:`from_fields`."""
+
+    key: str
+    fields: dict[str, bytes]
+    meta: dict[str, Any]
+    url: str | None = None
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_fields(
+        cls, key: str, fields: dict[str, bytes], url: str | None = None, validate: bool = True
+    ) -> ShardSample:
+        """Parse (and validate) the ``json`` member; wrong schema -> :class:`SchemaError`."""
+        where = f" (shard {url})" if url else ""
+        if "json" not in fields:
+            raise SchemaError(f"sample {key!r}{where} has no json member: not an avprep shard")
+        try:
+            meta = json.loads(fields["json"])
+        except ValueError as e:
+            raise SchemaError(f"sample {key!r}{where}: json member is not JSON: {e}") from e
+        if validate:
+            try:
+                validate_sample_meta(meta)
+            except SchemaError as e:
+                raise SchemaError(f"{e}{where}") from None
+        return cls(key, fields, meta, url)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def n_frames(self) -> int:
+        return int(self.meta["n_frames"])
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta["fps"])
+
+    @property
+    def split(self) -> str:
+        return str(self.meta["split"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta["kind"])
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        return self.meta.get("labels") or {}
+
+    def label(self, name: str, default: Any = None, required: bool = False) -> Any:
+        value = self.labels.get(name)
+        if value is None:
+            if required:
+                raise missing(self.key, self.url, f"labels.{name}", self.meta)
+            return default
+        return value
+
+    def missing(self, name: str) -> MissingFieldError:
+        return missing(self.key, self.url, name, self.meta)
+
+    def has(self, member: str) -> bool:
+        return member in self.fields
+
+    # ------------------------------------------------------------------ members
+    def array(self, name: str) -> np.ndarray:
+        """The ``<name>.npy`` member (cached)."""
+        if name not in self._arrays:
+            data = self.fields.get(f"{name}.npy")
+            if data is None:
+                raise self.missing(name)
+            self._arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
+        return self._arrays[name]
+
+    def audio(self) -> np.ndarray:
+        """float32 mono audio (16 kHz, ``n_frames * 640`` samples)."""
+        data = self.fields.get("flac")
+        if data is None:
+            raise self.missing("flac")
+        audio, _ = sf.read(io.BytesIO(data), dtype="float32")
+        return audio
+
+    def stream_format(self, stream: str) -> str:
+        """``"mp4"`` or ``"jpg"`` for crop stream ``stream``; missing -> MissingFieldError."""
+        if f"{stream}.mp4" in self.fields:
+            return "mp4"
+        if f"{stream}_00000.jpg" in self.fields:
+            return "jpg"
+        raise self.missing(stream)
+
+    def jpeg_members(self, stream: str, indices: Sequence[int]) -> list[bytes]:
+        """The encoded JPEG bytes of frames ``indices`` (jpg builds: for decoding on a GPU)."""
+        out = []
+        for i in indices:
+            data = self.fields.get(f"{stream}_{int(i):05d}.jpg")
+            if data is None:
+                raise MissingFieldError(
+                    f"{stream}_{int(i):05d}.jpg missing in sample {self.key!r}: frame {int(i)} "
+                    f"of {self.n_frames}; {field_hint(stream, self.meta)}"
+                )
+            out.append(data)
+        return out
+
+    def frames(self, stream: str, indices: Sequence[int]) -> np.ndarray:
+        """RGB uint8 ``(len(indices), H, W, 3)`` frames of a crop stream, in ``indices`` order.
+
+        JPEG builds decode only the frames asked for; MP4 builds decode the H.264 stream up to
+        the last frame asked for (one thread: DataLoader workers are the parallelism)."""
+        idx = [int(i) for i in indices]
+        if self.stream_format(stream) == "jpg":
+            return np.stack([decode_jpeg(d) for d in self.jpeg_members(stream, idx)])
+        wanted: dict[int, list[int]] = {}
+        for pos, i in enumerate(idx):
+            wanted.setdefault(i, []).append(pos)
+        last = max(idx)
+        out: list[np.ndarray | None] = [None] * len(idx)
+        with av.open(io.BytesIO(self.fields[f"{stream}.mp4"])) as container:
+            st = container.streams.video[0]
+            st.thread_count = 1
+            for n, frame in enumerate(container.decode(st)):
+                if n in wanted:
+                    rgb = frame.to_ndarray(format="rgb24")
+                    for pos in wanted[n]:
+                        out[pos] = rgb
+                if n >= last:
+                    break
+        if any(o is None for o in out):
+            got = sum(o is not None for o in out)
+            raise ValueError(
+                f"sample {self.key!r}: {stream}.mp4 ended before frame {last} ({got} of "
+                f"{len(idx)} frames decoded); the shard is damaged"
+            )
+        return np.stack(out)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ audio features
+    def track_entry(self, name: str) -> dict[str, Any]:
+        entry = (self.meta.get("audio_features") or {}).get(name)
+        if entry is None:
+            raise self.missing(name)
+        return entry
+
+    def windows(self, name: str) -> FrameWindows:
+        """Per-video-frame windows of track ``name`` (e.g. ``logspec_dvae_noise-30db``), cut
+        with the convention, timing and usable range the build recorded for it, exactly as
+        :func:`avprep.features.windows.frame_windows` cuts them. The validity is checked
+        against the stored ``<feature>_valid`` mask."""
+        entry = self.track_entry(name)
+        config = _window_config(json.dumps(entry["config"], sort_keys=True))
+        t = entry["timing"]
+        timing = TrackTiming(
+            int(t["sample_rate"]), int(t["hop_length"]), int(t["win_length"]),
+            int(t["first_start"]),
+        )  # fmt: skip
+        usable = (int(entry["usable_steps"][0]), int(entry["usable_steps"][1]))
+        fw = frame_windows(self.array(name), self.n_frames, self.fps, config.window, timing, usable)
+        valid_key = entry.get("valid_key")
+        if valid_key and f"{valid_key}.npy" in self.fields:
+            stored = self.array(valid_key)
+            if stored.shape != fw.valid.shape or not np.array_equal(stored, fw.valid):
+                raise SchemaError(
+                    f"sample {self.key!r}: {valid_key} disagrees with the windows recomputed "
+                    f"from the stored {name} track; the shard was written by an incompatible "
+                    "avprep version: rebuild it"
+                )
+        return fw
