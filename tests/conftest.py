@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from avprep.demo import face_photo, make_demo_corpus, speech_assets
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "reader"))
+from reader_fixtures import build_cremad, build_demo, build_identity, synthetic_shards  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +33,30 @@ def speech():
 @pytest.fixture(scope="session")
 def face() -> np.ndarray:
     return face_photo()
+
+
+# Shards built by the real pipeline, shared by the reader (tests/reader) and the torch
+# data loading (tests/models) tests; each is built once per test process, on first use.
+@pytest.fixture(scope="session")
+def reader_base(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "reader_shards"
+
+
+@pytest.fixture(scope="session")
+def demo_build(reader_base):
+    return build_demo(reader_base)
+
+
+@pytest.fixture(scope="session")
+def cremad_build(reader_base):
+    return build_cremad(reader_base)
+
+
+@pytest.fixture(scope="session")
+def synthetic(reader_base):
+    return synthetic_shards(reader_base)
+
+
+@pytest.fixture(scope="session")
+def identity_build(reader_base):
+    return build_identity(reader_base)
