@@ -13,7 +13,7 @@ import numpy as np
 
 from avprep import storage
 from avprep.clips import ClipRejected, DecodedMedia
-from avprep.media import DecodeConfig, _scaled_size
+from avprep.media import DecodeConfig, scaled_size
 
 
 def read_image(path: str) -> np.ndarray:
@@ -42,7 +42,7 @@ def decode_images(paths: tuple[str, ...], config: DecodeConfig = DecodeConfig())
     if not paths:
         raise ClipRejected("no_images", "identity folder holds no images")
     first = read_image(paths[0])
-    size = _scaled_size(first.shape[1], first.shape[0], config.max_side)
+    size = scaled_size(first.shape[1], first.shape[0], config.max_side)
     frames = np.stack(
         [letterbox(first, size)] + [letterbox(read_image(p), size) for p in paths[1:]]
     )

@@ -170,7 +170,8 @@ def _check_length(container: Any, vstream: Any, max_seconds: float, source: str)
         )
 
 
-def _scaled_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+def scaled_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """(w, h) shrunk so the longer side is at most ``max_side`` (even sizes, for codecs)."""
     if max_side <= 0 or max(w, h) <= max_side:
         return w, h
     s = max_side / max(w, h)
@@ -197,7 +198,7 @@ class _VideoResampler:
         t = frame.time if frame.time is not None else self.n_src / self.nominal_rate
         if self.t0 is None:
             self.t0 = t
-        w, h = _scaled_size(frame.width, frame.height, self.config.max_side)
+        w, h = scaled_size(frame.width, frame.height, self.config.max_side)
         img = frame.to_ndarray(format="rgb24", width=w, height=h)
         while self.held is not None and self._slot() < t - 1e-6:
             self.out.append(self.held)  # every slot before this frame shows the held one

@@ -138,7 +138,7 @@ def _renumber(field: str, index: int) -> str:
 def _relsource(path: str | None, root: str | None) -> str | None:
     if path is None:
         return None
-    if root and (path.startswith(root.rstrip("/") + "/") or path.startswith(root)):
+    if root and path.startswith(root.rstrip("/") + "/"):  # not "/data/lrw2" for "/data/lrw"
         return storage.relpath(path, root)
     return path
 

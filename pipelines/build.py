@@ -160,7 +160,7 @@ class _ProgressFile:
 
 
 def finalize(
-    results: list[tuple[str, int, int]],
+    _done: list[tuple[str, int, int]],  # every BuildShard result: makes this run last
     config: dict[str, Any],
     shards: list[str],
     versions: dict[str, str],
