@@ -47,6 +47,12 @@ class TrainContext:
     # method keeps the unwrapped module in ``modules`` (that is what is checkpointed) and
     # calls the wrapped one in its step.
     wrap: Callable[[nn.Module], nn.Module] = field(default=lambda m: m)
+    # The ``--data`` build folders (or shard sources) and the training splits, so a stage can
+    # read what it needs before the first batch (label tables, normalisation statistics from
+    # the manifests); and the run folder (None in unit tests).
+    data: tuple[str, ...] = ()
+    splits: tuple[str, ...] | None = None
+    run_dir: str | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
@@ -76,8 +82,12 @@ class SampleOutput:
 class MethodTrainer(ABC):
     """One training stage of one method.
 
-    ``config`` is the method's own config dataclass (every value of the run lives in a
-    dataclass; the core saves it in the run folder); ``config.stage`` names the stage."""
+    ``config`` is the method's own config dataclass (``models/<method>/config.py``, e.g.
+    ``DavsTrainConfig``; every value of the run lives in a dataclass and the core saves it in
+    the run folder). It must have ``stage: str`` (the stage this trainer runs) and
+    ``batch_size: int`` (the method's default batch, e.g. 16 for DAVS). Everything that is
+    not method-specific (steps, workers, device, precision, compile, checkpoint/log/sample
+    intervals, seed) lives in the core's own config."""
 
     #: name of the method in the registry (``davs``, ``cran``, ``dvae``)
     method: str = ""
