@@ -64,3 +64,21 @@ def trainer_class(name: str, stage: str | None = None) -> Callable[..., Any]:
 
 
 # --- registrations (one line per method; each method's package holds the rest) -------------
+register(
+    MethodSpec(
+        name="davs",
+        config="models.davs.config:DavsTrainConfig",
+        stages={
+            "joint": "models.davs.trainer:DavsJointTrainer",
+            "word": "models.davs.trainer:DavsWordTrainer",
+            "identity": "models.davs.trainer:DavsIdentityTrainer",
+        },
+        views={
+            "davs": "models.davs.view:DavsTrainView",
+            "davs_identity": "models.davs.view:DavsIdentityView",
+        },
+        build_options="--face-backend dlib --features mfcc_davs",
+        check_build="models.davs.build_check:check_build",
+        summary="DAVS (Zhou et al. 2019): disentangled audio-visual talking faces",
+    )
+)
