@@ -117,6 +117,10 @@ def _set_requires_grad(modules: Iterable[nn.Module], flag: bool) -> None:
             p.requires_grad_(flag)
 
 
+def _f(x: torch.Tensor) -> float:
+    return float(x.detach())
+
+
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean()) * 100.0
 
@@ -331,8 +335,8 @@ class DavsJointTrainer(_DavsTrainer):
                 patch = (L.gan_loss(pf, False, soft) + L.gan_loss(pr, True, soft)) * 0.5
                 match = (L.gan_loss(pf_match, False, soft) + L.gan_loss(pr_match, True, soft)) * 0.5
                 loss_d = loss_d + patch + match
-                scalars[f"{name}_patch"] = float(patch)
-                scalars[f"{name}_match"] = float(match)
+                scalars[f"{name}_patch"] = _f(patch)
+                scalars[f"{name}_match"] = _f(match)
         self._step_d(loss_d)
 
         # ---- G: everything else, through the updated (frozen for now) discriminators
@@ -367,11 +371,11 @@ class DavsJointTrainer(_DavsTrainer):
         self._step_g(loss_g)
         _set_requires_grad(D_modules, True)
         scalars.update(
-            loss_d=float(loss_d), loss_g=float(loss_g), domain_d=float(d_dom),
-            word_from_pid_ce=float(word_from_pid), domain_g=float(dom_g),
-            audio_ce=float(audio_ce), image_ce=float(image_ce), pid_uniform=float(uniform),
-            gan_g=float(gan_g), l1_audio=float(l1_audio), l1_image=float(l1_image),
-            temporal=float(temporal), contrastive=float(contrastive),
+            loss_d=_f(loss_d), loss_g=_f(loss_g), domain_d=_f(d_dom),
+            word_from_pid_ce=_f(word_from_pid), domain_g=_f(dom_g),
+            audio_ce=_f(audio_ce), image_ce=_f(image_ce), pid_uniform=_f(uniform),
+            gan_g=_f(gan_g), l1_audio=_f(l1_audio), l1_image=_f(l1_image),
+            temporal=_f(temporal), contrastive=_f(contrastive),
             audio_acc=_accuracy(audio_logits, labels), image_acc=_accuracy(image_logits, labels),
         )  # fmt: skip
         return scalars
@@ -497,9 +501,9 @@ class DavsWordTrainer(_DavsTrainer):
             loss = audio_ce + image_ce + contrastive + dom_g
         self._step_g(loss)
         return {
-            "loss_g": float(loss), "domain_d": float(d_dom), "domain_g": float(dom_g),
-            "audio_ce": float(audio_ce), "image_ce": float(image_ce),
-            "contrastive": float(contrastive), "audio_acc": _accuracy(audio_logits, labels),
+            "loss_g": _f(loss), "domain_d": _f(d_dom), "domain_g": _f(dom_g),
+            "audio_ce": _f(audio_ce), "image_ce": _f(image_ce),
+            "contrastive": _f(contrastive), "audio_acc": _accuracy(audio_logits, labels),
             "image_acc": _accuracy(image_logits, labels),
         }  # fmt: skip
 
@@ -544,7 +548,7 @@ class DavsIdentityTrainer(_DavsTrainer):
         logits, labels = self._logits(batch, self.net("ID_encoder"), self.net("Face_ID_fc"))
         loss = F.cross_entropy(logits, labels)
         self._step_g(loss)
-        return {"person_ce": float(loss), "person_acc": _accuracy(logits, labels)}
+        return {"person_ce": _f(loss), "person_acc": _accuracy(logits, labels)}
 
     @torch.no_grad()
     def validate(self, batch: dict[str, Any]) -> dict[str, float]:
