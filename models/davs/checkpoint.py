@@ -22,6 +22,7 @@ current PyTorch fills in when loading.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -63,8 +64,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"DAVS checkpoint {os.fspath(path)!r} not found (the official release is "
             "101_DAVS_checkpoint.pth.tar; or a checkpoint of `avprep train davs`)"
         )
-    # latin1: the official file may be a Python 2 pickle
-    return torch.load(path, map_location="cpu", weights_only=True, encoding="latin1")
+    # latin1: the official file may be a Python 2 pickle (the weights-only unpickler honours
+    # the encoding although torch warns that it might not)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pickle_load_args only works")
+        return torch.load(path, map_location="cpu", weights_only=True, encoding="latin1")
 
 
 def module_states(checkpoint: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
