@@ -6,7 +6,7 @@ same registration, same shapes at ``width=1`` and ``image_size=256``, so a relea
 checkpoint (``101_DAVS_checkpoint.pth.tar``, see :mod:`models.davs.checkpoint`) loads with
 ``strict=True``. Modules the official classes register but never call (``FAN_use.conv5``,
 ``conv6``, ``fc``; ``mfcc_encoder.bn5``; ``Discriminator.bn7``-``bn9``; ``ModelFusion.dis``)
-are kept for the same reason and receive no gradient.
+are kept for the same reason; their parameters are created with ``requires_grad=False``.
 
 Two knobs exist only for fast tests and small demos (defaults = the official networks):
 ``width`` multiplies every channel count, ``image_size`` (a power of two, >= 64) scales the
@@ -53,6 +53,13 @@ def _upsample(x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Ten
     if size is None:
         return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=True)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+
+def _freeze_unused(module: nn.Module, *names: str) -> None:
+    """Submodules the official class registers but never calls: kept for strict loading,
+    excluded from training (no gradient, so DDP needs no ``find_unused_parameters``)."""
+    for name in names:
+        getattr(module, name).requires_grad_(False)
 
 
 def weights_init(m: nn.Module) -> None:
@@ -249,6 +256,7 @@ class FAN_use(nn.Module):  # noqa: N801 (official name)
         self.avgpool = nn.MaxPool2d((2, 2), 2)
         self.conv6 = nn.Conv2d(c(68), 1, 3, 2, 1)
         self.fc = nn.Linear((image_size // 8) ** 2, c(256))
+        _freeze_unused(self, "conv5", "conv6", "fc")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn1(self.conv1(x)))
@@ -301,6 +309,7 @@ class mfcc_encoder(nn.Module):  # noqa: N801
         self.conv4 = nn.Conv2d(c(256), c(512), (2, 2), 1, bias=False)
         self.bn5 = nn.BatchNorm2d(c(512))  # registered, unused
         self.tanh = nn.Tanh()
+        _freeze_unused(self, "bn5")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         net = self.relu(self.bn1(self.conv1(x)))
@@ -447,6 +456,7 @@ class ModelFusion(nn.Module):
         self.relu = nn.ReLU(True)
         self.sig = nn.Sigmoid()
         self.dis = nn.Linear(scaled(512, width), 1)  # registered, unused
+        _freeze_unused(self, "dis")
         if init_small:  # official: when not resuming
             self.fc_1.weight.data.normal_(0, 0.0001)
             self.fc_1.bias.data.zero_()
@@ -567,6 +577,7 @@ class Discriminator(nn.Module):
         self.fc = nn.Linear(c(256) + c(512), c(512))
         self.fc2 = nn.Linear(c(512), 1)
         self.sig = nn.Sigmoid()
+        _freeze_unused(self, "conv8", "bn7", "bn8", "bn9")
 
     def forward(self, input: torch.Tensor, audio: torch.Tensor) -> list[torch.Tensor]:
         net = self.relu(self.conv1(input))

@@ -111,10 +111,9 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.movedim(-3, -1).cpu().numpy()
 
 
-def _set_requires_grad(modules: Iterable[nn.Module], flag: bool) -> None:
-    for m in modules:
-        for p in m.parameters():
-            p.requires_grad_(flag)
+def _set_requires_grad(params: Iterable[nn.Parameter], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
 
 
 def _f(x: torch.Tensor) -> float:
@@ -298,8 +297,9 @@ class DavsJointTrainer(_DavsTrainer):
         gen = slice(gen_start, gen_start + cfg.sequence_length)
         T = cfg.sequence_length
 
-        D_modules = [self.modules[n] for n in self.discriminator_names if n not in cfg.frozen]
-        _set_requires_grad(D_modules, True)
+        d_opt = self.optimizers.get("D")
+        d_params = [p for g in d_opt.param_groups for p in g["params"]] if d_opt else []
+        _set_requires_grad(d_params, True)
         with ctx.autocast():
             real_a = self._images(batch["identity_frame"])
             video_dis = self._images(batch["frames"][:, dis_start : dis_start + cfg.disfc_length])
@@ -340,7 +340,7 @@ class DavsJointTrainer(_DavsTrainer):
         self._step_d(loss_d)
 
         # ---- G: everything else, through the updated (frozen for now) discriminators
-        _set_requires_grad(D_modules, False)
+        _set_requires_grad(d_params, False)
         with ctx.autocast():
             dom_g = self._domain_g_loss(audio_emb, lip_emb)
             fusion = self.net("model_fusion")
@@ -369,7 +369,7 @@ class DavsJointTrainer(_DavsTrainer):
                 + uniform + audio_ce + image_ce + dom_g * cfg.lambda_domain
             )  # fmt: skip
         self._step_g(loss_g)
-        _set_requires_grad(D_modules, True)
+        _set_requires_grad(d_params, True)
         scalars.update(
             loss_d=_f(loss_d), loss_g=_f(loss_g), domain_d=_f(d_dom),
             word_from_pid_ce=_f(word_from_pid), domain_g=_f(dom_g),
