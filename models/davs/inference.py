@@ -8,7 +8,11 @@ photo is reconstructed from its own pid feature and the wid feature of one input
 (lr 2e-4, beta1 0.9) every step (``set_test_input`` builds a new optimiser per batch; kept, so
 each step is Adam's first, sign-like update, as in the released results). During these steps
 the two networks are in training mode (their BatchNorm statistics adapt to the photo), the
-audio encoder in eval mode. Then every frame is decoded in eval mode from the photo's pid
+audio encoder in eval mode. (Official quirk not copied: ``test_all.py`` reuses one model for
+its four identities and only ever switches it to eval, so identities 2-4 are fine-tuned in
+eval mode; here every identity gets the first identity's procedure. The video path's
+``lip_feature_encoder`` is never switched to eval there; here it runs in eval mode, without
+gradients, since it is not being tuned.) Then every frame is decoded in eval mode from the photo's pid
 feature and the window's wid feature scaled by 1.5 (audio) or 0.8 (video).
 
 :func:`generate` is what ``avprep generate`` calls: a 256x256 face crop (aligned to the DAVS
