@@ -146,3 +146,18 @@ def test_registry_entry():
     assert load(spec.stages["word"]) is DavsWordTrainer
     assert load(spec.config)().batch_size == 16
     assert load(spec.views["davs_identity"]).name == "davs_identity"
+
+
+def test_joint_stage_starts_from_the_pretraining_stages():
+    """--init: the word stage's wid encoders and classifier, the identity stage's pid encoder."""
+    torch.manual_seed(0)
+    word = DavsWordTrainer(tiny_config(stage="word"), cpu_context())
+    ident = DavsIdentityTrainer(tiny_config(stage="identity", person_classes=3), cpu_context())
+    joint = DavsJointTrainer(tiny_config(), cpu_context())
+    for stage in (word, ident):
+        joint.init_from({"modules": {n: m.state_dict() for n, m in stage.modules.items()}})
+    for name in ("mfcc_encoder", "lip_feature_encoder", "model_fusion", "discriminator_audio"):
+        for k, v in joint.modules[name].state_dict().items():
+            assert torch.equal(v, word.modules[name].state_dict()[k]), (name, k)
+    for k, v in joint.modules["ID_encoder"].state_dict().items():
+        assert torch.equal(v, ident.modules["ID_encoder"].state_dict()[k]), k
