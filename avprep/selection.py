@@ -299,7 +299,8 @@ def load_candidates(
     if n_cand == 0:
         raise NoPhoneHistogramsError(
             "the manifest has no phone histograms (column 'phone_hist' is missing or empty): "
-            "this build ran no phonetics stage. Rebuild with it enabled, e.g. "
+            "this build ran no forced alignment or phone recognition. Rebuild with the "
+            "phonetics stage enabled, e.g. "
             "`avprep build <corpus> --root ... --out ... --aligner pocketsphinx` (clips "
             "without transcripts get recognised labels unless --recognize off), then run "
             "select-samples again."
