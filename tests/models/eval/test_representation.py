@@ -101,3 +101,18 @@ def test_word_information_in_pid():
     x = np.array([[0.0], [0.1], [1.0], [1.1]])
     y = np.array([0, 0, 1, 1])
     assert word_information_in_pid(x, y, x, y)["word_acc_from_pid"] == 1.0
+
+
+@pytest.mark.gpu
+def test_retrieval_of_25000_fits_one_gpu_in_chunks():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    g = torch.Generator(device="cuda").manual_seed(0)
+    video = torch.randn(25_000, 256, device="cuda", generator=g)
+    audio = video + 0.1 * torch.randn(25_000, 256, device="cuda", generator=g)
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    m = retrieval_metrics(audio, video, chunk=2048)
+    peak = torch.cuda.max_memory_allocated() - before
+    assert peak < 1.5 * 2048 * 25_000 * 4 + 2 * 25_000 * 256 * 4 + 2**26  # one chunk at a time
+    assert m["a2v_r1"] == 100.0 and m["v2a_medr"] == 1.0 and m["samples"] == 25_000

@@ -164,3 +164,17 @@ def test_face_track_crop_geometry():
     # a box near the border is padded with grey 110
     edge = sn.face_track_crops(frames, np.array([[0.0, 0.0, 60.0, 60.0]] * 3))
     assert (edge[0, :5, :5] == 110).all()
+
+
+@pytest.mark.gpu
+def test_lse_on_cuda_matches_cpu(weights):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 255, (12, 96, 96, 3), dtype=np.uint8)
+    audio = rng.normal(0, 0.1, 12 * 640).astype(np.float32)
+    cpu = sn.lse_scores(sn.load_syncnet(str(weights[0]), "cpu"), frames, audio)
+    gpu = sn.lse_scores(sn.load_syncnet(str(weights[0]), "cuda"), frames, audio)
+    assert gpu["offset"] == cpu["offset"]
+    assert gpu["lse_d"] == pytest.approx(cpu["lse_d"], rel=1e-3)
+    assert gpu["lse_c"] == pytest.approx(cpu["lse_c"], abs=1e-3 * max(1.0, cpu["lse_d"]))
