@@ -133,6 +133,10 @@ class FrameFid:
     ) -> None:
         path = find_inception_weights(weights)
         prepare_torch_fidelity(required=True)
+        try:  # torch-fidelity unpickles the file in full; accept plain tensors only
+            torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unreadable file gets one clear message
+            raise ValueError(f"{path} is not a plain state dict like {INCEPTION_FILE}: {e}") from e
         cls = _fid_metric_class()
         try:
             self.metric = cls(

@@ -92,3 +92,7 @@ def test_inception_fid_plumbing(inception_weights, tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2)}, wrong)
     with pytest.raises(ValueError, match=fidmod.INCEPTION_FILE):
         fidmod.FrameFid(str(wrong))
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a plain state dict"):
+        fidmod.FrameFid(str(junk))

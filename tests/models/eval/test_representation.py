@@ -51,8 +51,7 @@ def _vsepp_ranks(queries, candidates):
 
 
 def test_retrieval_by_hand():
-    # 2-D unit vectors at angles: audio i is video i rotated a little, except clip 2 whose
-    # audio sits nearest video 0 (rank 1 for video 2 among candidates? see below)
+    # 2-D vectors at known angles (lengths do not matter: embeddings are L2-normalised)
     ang_v = np.radians([0.0, 90.0, 180.0])
     ang_a = np.radians([5.0, 95.0, 20.0])
     video = np.stack([np.cos(ang_v), np.sin(ang_v)], 1) * np.array([[1.0], [3.0], [0.5]])
