@@ -614,7 +614,7 @@ def eval_group() -> None:
 @_json_option("quality")
 @_progress_option
 def eval_quality_cmd(real: str, generated: str, json_path: str, no_progress: bool) -> None:
-    """PSNR and SSIM (Wang et al. 2004 window) per frame, mean over frames then clips."""
+    """PSNR and SSIM per frame (Wang 2004 Gaussian window), mean over frames then clips."""
     from models.eval.runner import evaluate_quality
 
     _eval_output(_eval_run(evaluate_quality, real, generated, not no_progress), json_path)
