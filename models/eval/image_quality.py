@@ -137,3 +137,17 @@ def psnr_ssim_torch(real: Any, fake: Any, dtype: Any = None) -> tuple[Any, Any]:
     c2 = (SSIM_K2 * DATA_RANGE) ** 2
     s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
     return psnr, s.flatten(1).mean(1)
+
+
+def generator_to_uint8(x: Any) -> Any:
+    """A generator's [-1, 1] output as the uint8 values a saved frame would hold (float
+    tensor 0..255, rounded), so validation scores what ``avprep eval`` would read back."""
+    return ((x.detach().clamp(-1, 1) + 1) * 127.5).round()
+
+
+def batch_psnr_ssim(real: Any, fake: Any) -> dict[str, float]:
+    """Mean PSNR and SSIM over a batch of frames (N, C, H, W) holding 0..255 values: the
+    validation scalars the trainers log (frames of one clip or of many, each weighs the
+    same; identical frames give PSNR ``inf``)."""
+    psnr, ssim = psnr_ssim_torch(real, fake)
+    return {"psnr": float(psnr.mean()), "ssim": float(ssim.mean())}

@@ -112,3 +112,18 @@ def test_torch_batch_on_cuda_agrees_with_scikit_image():
     p, s = frame_psnr_ssim(real[0], fake[0])
     assert float(psnr[0]) == pytest.approx(p, abs=1e-3)
     assert float(ssim[0]) == pytest.approx(s, abs=1e-4)
+
+
+def test_generator_output_scored_as_saved_frames():
+    torch = pytest.importorskip("torch")
+    from models.eval.image_quality import batch_psnr_ssim, generator_to_uint8
+
+    rng = np.random.default_rng(4)
+    real = skimage.data.astronaut()[None, :64, :64]
+    fake = _noisy(rng, real, 10)
+    as_generator = torch.from_numpy(fake).permute(0, 3, 1, 2).double() / 127.5 - 1
+    scores = batch_psnr_ssim(
+        torch.from_numpy(real).permute(0, 3, 1, 2), generator_to_uint8(as_generator)
+    )
+    p, s = frame_psnr_ssim(real[0], fake[0])
+    assert scores["psnr"] == pytest.approx(p) and scores["ssim"] == pytest.approx(s, abs=1e-6)
