@@ -12,8 +12,8 @@ audio encoder in eval mode. (Official quirk not copied: ``test_all.py`` reuses o
 its four identities and only ever switches it to eval, so identities 2-4 are fine-tuned in
 eval mode; here every identity gets the first identity's procedure. The video path's
 ``lip_feature_encoder`` is never switched to eval there; here it runs in eval mode, without
-gradients, since it is not being tuned.) Then every frame is decoded in eval mode from the photo's pid
-feature and the window's wid feature scaled by 1.5 (audio) or 0.8 (video).
+gradients, since it is not being tuned.) Then every frame is decoded in eval mode from the
+photo's pid feature and the window's wid feature scaled by 1.5 (audio) or 0.8 (video).
 
 :func:`generate` is what ``avprep generate`` calls: a 256x256 face crop (aligned to the DAVS
 template by avprep's face stage) and the per-frame MFCC windows of the speech (the

@@ -35,17 +35,24 @@ def time_major_mfcc(mfcc: np.ndarray) -> np.ndarray:
 
 
 class DavsTrainView(DavsView):
-    """:class:`DavsView` with ``mfcc`` as ``(L, 20, 12)`` and, with ``with_audio``, the
-    clip's 16 kHz ``audio`` under those L frames (float32, ``L * 16000 / fps`` samples from
-    the first frame's start, zero past the end), for sample videos with sound."""
+    """:class:`DavsView` for the word and joint stages: ``mfcc`` as ``(L, 20, 12)``; clips
+    without a word id skipped (``no_word_id``: both stages classify words; a build may mix
+    word clips with other clips, like the demo's); with ``with_audio``, the clip's 16 kHz
+    ``audio`` under the L frames (float32, ``L * 16000 / fps`` samples from the first frame's
+    start, zero past the end), for sample videos with sound."""
 
     SAMPLE_RATE = 16000
 
-    def __init__(self, config: DavsConfig | None = None, with_audio: bool = True) -> None:
+    def __init__(
+        self, config: DavsConfig | None = None, with_audio: bool = True, require_word: bool = True
+    ) -> None:
         super().__init__(config)
         self.with_audio = with_audio
+        self.require_word = require_word
 
     def items(self, sample, rng):  # type: ignore[no-untyped-def]
+        if self.require_word and int(sample.label("word_id", -1)) < 0:
+            return self._skip("no_word_id")
         out = super().items(sample, rng)
         for item in out:
             item["mfcc"] = time_major_mfcc(item["mfcc"])

@@ -54,3 +54,22 @@ def identity_batch(b: int = 4, size: int = 64, persons: int = 3, seed: int = 0):
         "person_id": torch.arange(b) % persons,
         "image_index": torch.zeros(b, dtype=torch.int64),
     }
+
+
+def build_demo_words(base):
+    """The demo corpus's LRW-style word clips and identity photos, built as `avprep train
+    davs --data demo` reads them (dlib crops, the mfcc_davs track)."""
+    from avprep.build_config import BuildConfig
+    from avprep.demo import make_demo_corpus
+    from pipelines.build import run_build
+
+    parts = ("words", "identities")
+    root = make_demo_corpus(base / "demo_words_root", parts=parts)
+    out = base / "demo_words_build"
+    run_build(
+        BuildConfig(
+            dataset="demo", root=str(root), out=str(out), face_backend="dlib",
+            features=("mfcc_davs",), shard_size=4, discover_options={"parts": ",".join(parts)},
+        )
+    )  # fmt: skip
+    return out

@@ -1,4 +1,5 @@
-"""DAVS views and the build check on real fixture builds (the reader's session builds)."""
+"""DAVS views, build checks and stages on a real build: the demo's word clips and identity
+photos (built once for this module)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ import json
 import numpy as np
 import pytest
 import torch
-from davs_fixtures import cpu_context, tiny_config
+from davs_fixtures import build_demo_words, cpu_context, tiny_config
 
 from avprep.reader import DavsView, iter_samples
+from models.data import collate_items
 from models.davs.build_check import check_build
-from models.davs.trainer import DavsIdentityTrainer
+from models.davs.trainer import DavsIdentityTrainer, DavsJointTrainer
 from models.davs.view import DavsConfig, DavsIdentityView, DavsTrainView, time_major_mfcc
 
 
-def _info(build):
-    return json.loads((build / "build.json").read_text())
+@pytest.fixture(scope="module")
+def words_build(tmp_path_factory):
+    return build_demo_words(tmp_path_factory.mktemp("davs_data"))
 
 
 def _items(build, view, seed=0):
@@ -24,48 +27,56 @@ def _items(build, view, seed=0):
     return [it for sample in iter_samples(str(build)) for it in view(sample, rng)]
 
 
-def test_train_view_gives_time_major_mfcc_and_audio(demo_build):
+def _info(build):
+    return json.loads((build / "build.json").read_text())
+
+
+def test_train_view_gives_time_major_mfcc_audio_and_word_clips_only(words_build):
     view = DavsTrainView(DavsConfig(seq_len=24))
-    items = _items(demo_build, view)
+    items = _items(words_build, view)
     assert items, view.skipped
+    assert view.skipped["kind_identity"] > 0  # the identity photos are not clips
     it = items[0]
     assert it["frames"].shape == (24, 256, 256, 3) and it["frames"].dtype == np.uint8
     assert it["mfcc"].shape == (24, 20, 12) and it["mfcc"].dtype == np.float32
     assert it["audio"].shape == (24 * 640,) and it["audio"].dtype == np.float32
     assert np.abs(it["audio"]).max() > 0
-    plain = _items(demo_build, DavsView(DavsConfig(seq_len=24)))[0]
+    assert all(i["word_id"] >= 0 for i in items)
+    plain = _items(words_build, DavsView(DavsConfig(seq_len=24)))[0]
     assert plain["key"] == it["key"]
     assert np.array_equal(time_major_mfcc(plain["mfcc"]), it["mfcc"])  # the same windows
 
 
-def test_check_build_names_the_fixing_option(demo_build, identity_build):
-    demo = _info(demo_build)
-    problems = check_build(demo, "joint")
-    assert len(problems) == 1 and "avprep build lrw" in problems[0]  # demo has no word ids
-    assert check_build(_info(identity_build), "identity") == []
+def test_check_build_names_the_fixing_option(words_build):
+    info = _info(words_build)
+    for stage in ("joint", "word", "identity"):
+        assert check_build(info, stage) == [], stage
+    cremad = {**info, "config": {**info["config"], "dataset": "cremad"}}
+    assert "avprep build lrw" in " ".join(check_build(cremad, "joint"))
+    assert "avprep build identity" in " ".join(check_build(cremad, "identity"))
     bare = {
         "config": {"dataset": "lrw", "face_backend": "none", "features": []},
         "counts": {"ok": 3},
     }
     text = " ".join(check_build(bare, "word"))
     assert "--face-backend dlib" in text and "--features mfcc_davs" in text
-    assert "avprep build identity" in " ".join(check_build(demo, "identity"))
 
 
-def test_identity_stage_steps_on_an_identity_build(identity_build):
+def test_stages_step_on_the_build(words_build):
     torch.manual_seed(0)
-    ctx = cpu_context(data=(str(identity_build),))
+    ctx = cpu_context(data=(str(words_build),))
     trainer = DavsIdentityTrainer(tiny_config(stage="identity", image_size=256), ctx)
     view = trainer.make_view()
     assert isinstance(view, DavsIdentityView)
-    items = _items(identity_build, view)
-    persons = {it["person_id"] for it in items}
-    assert trainer.config.person_classes == max(persons) + 1
-    batch = {
-        "image": torch.from_numpy(np.stack([it["image"] for it in items[:2]])),
-        "person_id": torch.tensor([it["person_id"] for it in items[:2]]),
-    }
+    items = _items(words_build, view)
+    assert trainer.config.person_classes == max(it["person_id"] for it in items) + 1
+    batch = collate_items(items[:2])
     out = trainer.train_step(batch, 0)
     assert np.isfinite(out["person_ce"])
     with pytest.raises(ValueError, match="person ids"):
         trainer.train_step({**batch, "person_id": torch.tensor([-1, 0])}, 1)
+
+    joint = DavsJointTrainer(tiny_config(image_size=256, word_classes=500), ctx)
+    batch = collate_items(_items(words_build, joint.make_view())[:2])
+    out = joint.train_step(batch, 0)
+    assert all(np.isfinite(v) for v in out.values())
