@@ -396,11 +396,11 @@ class DavsJointTrainer(_DavsTrainer):
 
     @torch.no_grad()
     def generate(
-        self, batch: dict[str, Any], frames: slice | None = None
+        self, batch: dict[str, Any], frames: slice | None = None, from_video: bool = True
     ) -> dict[str, torch.Tensor]:
-        """Eval-mode generation for every frame of the batch's clips from audio and from
-        video (wid features scaled as the official test: audio x1.5, video x0.8 are test-time
-        choices, not applied here), for samples and validation."""
+        """Eval-mode generation for every frame of the batch's clips from audio (and, with
+        ``from_video``, from video), for samples and validation. The official test's wid
+        scales (audio x1.5, video x0.8) are test-time choices and not applied here."""
         for m in self.modules.values():
             m.eval()
         try:
@@ -414,20 +414,22 @@ class DavsJointTrainer(_DavsTrainer):
                 s = self.config.image_size
                 id_rep = [f.repeat_interleave(t, 0) for f in self.modules["ID_encoder"](real_a)]
                 a = self.modules["mfcc_encoder"](mfcc.float()).reshape(b * t, -1)
-                v = self.modules["lip_feature_encoder"](video).reshape(b * t, -1)
                 dec = self.modules["Decoder"]
-                from_audio = dec(id_rep, a).reshape(b, t, 3, s, s).float()
-                from_video = dec(id_rep, v).reshape(b, t, 3, s, s).float()
+                out = {"identity": real_a, "truth": video}
+                out["audio"] = dec(id_rep, a).reshape(b, t, 3, s, s).float()
+                if from_video:
+                    v = self.modules["lip_feature_encoder"](video).reshape(b * t, -1)
+                    out["video"] = dec(id_rep, v).reshape(b, t, 3, s, s).float()
         finally:
             self._train_mode()
-        return {"identity": real_a, "truth": video, "audio": from_audio, "video": from_video}
+        return out
 
     def sample(self, batch: dict[str, Any]) -> SampleOutput:
         n = min(4, batch["frames"].shape[0])
         small = {
             k: v[:n] for k, v in batch.items() if k in ("identity_frame", "frames", "mfcc", "audio")
         }
-        out = self.generate(small)
+        out = self.generate(small, from_video=False)  # samples show the audio-driven frames
         audio = small.get("audio")
         return SampleOutput(
             identity=_to_uint8(out["identity"]),
