@@ -569,3 +569,11 @@ class DavsIdentityTrainer(_DavsTrainer):
 
     def extra_state(self) -> dict[str, Any]:
         return {"person_classes": self.config.person_classes}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        saved = int(state.get("person_classes", self.config.person_classes))
+        if saved != self.config.person_classes:
+            raise ValueError(
+                f"the checkpoint's person classifier has {saved} classes, the data gives "
+                f"{self.config.person_classes}: set person_classes={saved} to resume"
+            )
