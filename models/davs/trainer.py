@@ -175,8 +175,12 @@ class _DavsTrainer(MethodTrainer):
         for name in config.frozen:
             self.modules[name].requires_grad_(False).eval()
         for group, names in (("G", self.generator_names), ("D", self.discriminator_names)):
-            params = [
-                p for n in names if n not in config.frozen for p in self.modules[n].parameters()
+            params = [  # not the official never-used layers (created frozen)
+                p
+                for n in names
+                if n not in config.frozen
+                for p in self.modules[n].parameters()
+                if p.requires_grad
             ]
             if params:
                 self.optimizers[group] = torch.optim.Adam(
