@@ -199,19 +199,34 @@ def test_checkpoint_mismatch_names_the_module(tmp_path):
         load_generator(tmp_path / "missing.pth.tar")
 
 
-def test_mouth_regions_follow_the_template(monkeypatch):
+def _use_template(monkeypatch, points_256):
     import avprep.face.templates as templates
 
-    monkeypatch.setitem(templates.TEMPLATES, "davs256", (OFFICIAL_TEMPLATE, 256))
+    def template_points(name, size):
+        assert name == "davs256"
+        return (np.asarray(points_256) + 0.5) * size / 256 - 0.5
+
+    monkeypatch.setattr(templates, "template_points", template_points)
+
+
+def test_mouth_regions_follow_the_template(monkeypatch):
+    _use_template(monkeypatch, OFFICIAL_TEMPLATE)
     assert mouth_box(256) == Box(top=170, bottom=234, left=64, right=192)  # official pixels
     w = discriminator_mouth_window(256)
     assert (w.top, w.left, w.size) == (19, 11, 9)  # official [19:28, 11:20]
-    lowered = OFFICIAL_TEMPLATE + [0, 16]
-    monkeypatch.setitem(templates.TEMPLATES, "davs256", (lowered, 256))
+    _use_template(monkeypatch, OFFICIAL_TEMPLATE + [0, 16])  # a lower mouth and eyes
     assert mouth_box(256) == Box(top=186, bottom=250, left=64, right=192)
     assert discriminator_mouth_window(256).top == 21
     small = discriminator_mouth_window(64)
     assert small.size == 3 and 0 <= small.top <= 7 - 3
+
+
+def test_mouth_box_of_the_installed_template():
+    from avprep.face.templates import template_points
+
+    pts = template_points("davs256", 256)
+    box = mouth_box(256)
+    assert box.top < pts[2][1] < box.bottom and box.left < pts[2][0] < box.right
 
 
 @pytest.mark.gpu
