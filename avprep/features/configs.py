@@ -215,11 +215,15 @@ def _round_half_up(x: float) -> int:
 
 MFCC_DAVS = HtkMfccConfig(
     name="mfcc_davs",
-    window=WindowConvention(width=20, anchor="start", offset=-4, edge="invalid"),
+    # savemfcc.m writes MATLAB columns 4l-7..4l+12 to l.bin and the official loader pairs
+    # n.jpg (0-based frames 0.jpg..28.jpg) with n.bin: 0-based frame n takes 0-based steps
+    # 4n-8..4n+11, i.e. offset -8 from the step that starts at the frame time.
+    window=WindowConvention(width=20, anchor="start", offset=-8, edge="invalid"),
     description=(
         "DAVS (Zhou et al. 2019): HTK-style MATLAB MFCC, 25 ms Hamming / 10 ms hop, "
         "pre-emphasis 0.97, 512-pt FFT magnitude, 13 mel filters 300-3700 Hz, x2^15, lifter 22, "
-        "c0 dropped -> 12 x 20 per video frame; frame l (1-based) takes MFCC frames 4l-7..4l+12"
+        "c0 dropped -> 12 x 20 per video frame; 0-based frame n takes 0-based MFCC steps "
+        "4n-8..4n+11 (official n.jpg <-> n.bin = MATLAB columns 4n-7..4n+12)"
     ),
 )
 MFCC_SYNCNET = PsfMfccConfig(

@@ -13,9 +13,10 @@ Choices per paper (the papers leave these open unless a section is cited):
 - **DAVS** (Zhou et al. 2019, Sec. 4 "Datasets"): aligned 256x256 faces and "a mfcc audio
   input with size of 12x20" per frame; we give ``mfcc`` as ``(L, 12, 20)`` (coefficients x
   100 Hz steps). ``seq_len`` consecutive frames whose MFCC windows are all valid and whose face
-  is ok; default 24 = every such frame of a 29-frame LRW clip under the strict DAVS convention
-  (frames 2..25, 1-based: frame 1 needs MFCC steps before the audio, frames 26-29 steps past
-  it; build a ``pad_edge`` feature config to use all 29). ``identity_frame``: a random
+  is ok; default 24 = every such frame of a 29-frame LRW clip under the official DAVS pairing
+  (0-based frame n takes MFCC steps 4n-8 .. 4n+11, as the official ``n.jpg``/``n.bin``: frames
+  2..25 are valid, frames 0-1 need steps before the audio, frames 26-28 steps past it; build
+  a ``pad_edge`` feature config to use all 29). ``identity_frame``: a random
   good frame of the same clip, the "random k-th frame" that gives the pid feature (Sec. 3.3).
   ``word_id`` (LRW's 500 classes) and ``person_id`` are -1 where the corpus has none; person
   ids come from identity samples, read with :class:`DavsIdentityView`.

@@ -53,7 +53,7 @@ def test_user_configs_from_json_file(tmp_path, speech):
     configs = load_feature_configs(path)
     assert list(configs) == ["mfcc_davs_padded", "mfcc_davs_26", "logspec_257", "mfcc_hamming"]
     padded = configs["mfcc_davs_padded"]
-    assert padded.window.edge == "pad_edge" and padded.window.offset == -4  # merged
+    assert padded.window.edge == "pad_edge" and padded.window.offset == -8  # merged
     assert padded.n_mels == 13
     assert configs["mfcc_davs_26"].n_mels == 26 and configs["mfcc_davs_26"].fmax == 8000
     spec = configs["logspec_257"]

@@ -65,8 +65,8 @@ def test_stage_writes_tracks_masks_and_meta(speech):
             np.testing.assert_array_equal(noisy, expected)
             assert meta[noisy_name]["noise_db"] == level
             assert meta[noisy_name]["valid_key"] == f"{name}_valid"
-    assert meta["mfcc_davs"]["window"]["span_rel_s_min"] == [-0.04, 0.175]
-    assert meta["mfcc_davs"]["window"]["span_rel_s_max"] == [-0.04, 0.175]
+    assert meta["mfcc_davs"]["window"]["span_rel_s_min"] == [-0.08, 0.135]
+    assert meta["mfcc_davs"]["window"]["span_rel_s_max"] == [-0.08, 0.135]
     # louder noise moves the features further from the clean ones
     d = [np.abs(work.arrays[f"logspec_dvae_noise{t}db"] - work.arrays["logspec_dvae"]).mean()
          for t in ("-60", "-30", "-10")]

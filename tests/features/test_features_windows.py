@@ -28,18 +28,19 @@ def tone_switch(n_samples: int, switch: int, f_a: float = 500.0, f_b: float = 25
     return (0.3 * np.where(n < switch, a, b)).astype(np.float32)
 
 
-def test_davs_mapping_is_4l_minus_7_to_4l_plus_12():
+def test_davs_mapping_is_official_n_jpg_n_bin_pairing():
+    """0-based frame n <-> official n.bin = MATLAB columns 4n-7..4n+12 = 0-based 4n-8..4n+11."""
     cfg = FEATURE_CONFIGS["mfcc_davs"]
     timing = track_timing(cfg)
-    n_frames = 29  # an LRW clip
+    n_frames = 29  # an LRW clip: 0.jpg .. 28.jpg
     starts = window_starts(n_frames, 25.0, cfg.window, timing)
-    for frame in range(1, n_frames + 1):  # l: 1-based video frame; MFCC frames 1-based too
-        steps_1based = list(range(starts[frame - 1] + 1, starts[frame - 1] + 21))
-        assert steps_1based == list(range(4 * frame - 7, 4 * frame + 13))
-    # the audio span: [t - 40 ms, t + 175 ms)
+    for n in range(n_frames):
+        matlab_columns = list(range(starts[n] + 1, starts[n] + 21))  # 1-based columns
+        assert matlab_columns == list(range(4 * n - 7, 4 * n + 13))
+    # the audio span: [t - 80 ms, t + 135 ms)
     spans = window_spans(n_frames, 25.0, cfg.window, timing)
     t = np.arange(n_frames) / 25.0
-    np.testing.assert_allclose(spans - t[:, None], [[-0.04, 0.175]] * n_frames, atol=1e-12)
+    np.testing.assert_allclose(spans - t[:, None], [[-0.08, 0.135]] * n_frames, atol=1e-12)
 
 
 def test_lrw_clip_counts_and_validity():
@@ -49,13 +50,13 @@ def test_lrw_clip_counts_and_validity():
     assert track.shape == (114, 12)  # floor((18560 - 400)/160) + 1
     fw = frame_windows(track, 29, 25.0, cfg.window, track_timing(cfg))
     assert fw.windows.shape == (29, 20, 12) and fw.windows.dtype == np.float32
-    # l = 1 needs MFCC frames -3..16; l = 26 needs ..116 > 114: valid are l = 2..25
-    assert fw.valid.tolist() == [False] + [True] * 24 + [False] * 4
-    assert fw.n_padded[0] == 4 and fw.n_padded[-1] == 4 * 28 + 15 + 1 - 114
-    np.testing.assert_array_equal(fw.windows[1], track[0:20])
-    np.testing.assert_array_equal(fw.windows[24], track[92:112])
-    np.testing.assert_array_equal(fw.windows[0, :4], 0.0)  # invalid: outside steps zeroed
-    np.testing.assert_array_equal(fw.windows[0, 4:], track[0:16])
+    # n = 1 needs steps -4..15; n = 26 needs ..115 > 113: valid are n = 2..25 (24 frames)
+    assert fw.valid.tolist() == [False] * 2 + [True] * 24 + [False] * 3
+    assert fw.n_padded[0] == 8 and fw.n_padded[-1] == 4 * 28 + 11 + 1 - 114
+    np.testing.assert_array_equal(fw.windows[2], track[0:20])
+    np.testing.assert_array_equal(fw.windows[25], track[92:112])
+    np.testing.assert_array_equal(fw.windows[1, :4], 0.0)  # invalid: outside steps zeroed
+    np.testing.assert_array_equal(fw.windows[1, 4:], track[0:16])
 
 
 @pytest.mark.parametrize("fps", [25.0, 30.0, 30000 / 1001])
@@ -108,12 +109,13 @@ def test_tone_switch_each_window_sees_what_it_should(name, fps):
 @pytest.mark.parametrize(
     "name, patterns",
     [
-        # DAVS, frame K takes steps 4K-4 .. 4K+15; step j depends on samples
+        # DAVS, frame K takes steps 4K-8 .. 4K+11; step j depends on samples
         # [160j - 1, 160j + 400) (pre-emphasis reaches one sample back): pure A for
         # j <= 4K-3, pure B for j >= 4K+1, mixed in between.
-        ("mfcc_davs", {-1: "A" * 6 + "M" * 3 + "B" * 11,
-                       0: "A" * 2 + "M" * 3 + "B" * 15,
-                       1: "M" + "B" * 19}),
+        ("mfcc_davs", {-1: "A" * 10 + "M" * 3 + "B" * 7,
+                       0: "A" * 6 + "M" * 3 + "B" * 11,
+                       1: "A" * 2 + "M" * 3 + "B" * 15,
+                       2: "M" + "B" * 19}),
         # CRAN, frame K takes steps 4K-16 .. 4K+18 (20 ms windows): A for j <= 4K-2.
         ("mfcc_cran", {0: "A" * 15 + "M" * 2 + "B" * 18}),
     ],
