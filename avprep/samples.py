@@ -28,6 +28,7 @@ from avprep import storage
 from avprep.build_config import BuildConfig
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
 from avprep.media import decode_clip
+from avprep.pcm import quantize_pcm16, to_pcm16
 from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
 from avprep.stages import Stage
 
@@ -223,6 +224,8 @@ class ClipProcessor:
         work = ClipWork(ref=ref)
         t = time.perf_counter()
         work.media = self._load_media(ref)
+        # quantise once: every stage and the FLAC writer see the samples the shard stores
+        work.media.audio = quantize_pcm16(work.media.audio)
         work.timings["decode"] = time.perf_counter() - t
         if ref.kind == "identity":
             return self._run_identity(work)
@@ -331,7 +334,9 @@ class ClipProcessor:
         fields: dict[str, bytes] = dict(work.files)
         if ref.kind == "clip":
             buf = io.BytesIO()
-            sf.write(buf, media.audio, media.sample_rate, format="FLAC", subtype="PCM_16")
+            # int16 in, so libsndfile stores exactly the samples the stages saw (avprep.pcm)
+            pcm = to_pcm16(media.audio)
+            sf.write(buf, pcm, media.sample_rate, format="FLAC", subtype="PCM_16")
             fields["flac"] = buf.getvalue()
         for name, arr in work.arrays.items():
             buf = io.BytesIO()

@@ -22,10 +22,15 @@ def speech_path(stem: str) -> str:
 
 
 def speech_sample(
-    stem: str, features: tuple[str, ...], noise_levels_db: tuple[float, ...] = ()
+    stem: str,
+    features: tuple[str, ...],
+    noise_levels_db: tuple[float, ...] = (),
+    gain: float = 1.0,
 ) -> ShardSample:
-    """The wav cut to whole 25 fps frames (as decode does), as a one-clip shard sample."""
+    """The wav cut to whole 25 fps frames (as decode does), as a one-clip shard sample.
+    ``gain != 1`` moves the samples off the 16-bit grid (like resampled or decoded audio)."""
     audio, sr = sf.read(speech_path(stem), dtype="float32")
+    audio = (audio * np.float32(gain)).astype(np.float32)
     assert sr == SR
     n_frames = len(audio) // SPF
     media = DecodedMedia(
