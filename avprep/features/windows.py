@@ -21,8 +21,9 @@ What the named conventions give at 25 fps (t = i/25 is frame i's start time, 0-b
   ``[t - 90 ms, t + 125 ms)`` around the frame centre ``t + 20 ms``.
 - ``mfcc_cran`` (centre, width 35, win 20 ms): steps ``4i-16 .. 4i+18``, audio
   ``[t - 160 ms, t + 200 ms)``: 360 ms centred exactly on ``t + 20 ms``.
-- ``logspec_dvae`` (centre, width 20, STFT centred on ``j*hop``): steps ``4i-7 .. 4i+12``,
-  audio ``[t - 82.5 ms, t + 132.5 ms)``.
+- ``logspec_dvae`` (centre, width 20, FHVAE frames: step ``j`` covers samples
+  ``[160 j, 160 j + 400)``): steps ``4i-9 .. 4i+10``, audio ``[t - 90 ms, t + 125 ms)``: DVAE's
+  200 ms segment (T = 20 frames of its 10 ms grid) whose centre is nearest the frame centre.
 
 At 29.97/30 fps the same rules apply with ``t = i/fps`` (step positions are rounded, so the
 stride alternates 3/3/4 steps). Edges: steps outside the usable range (steps that analyse
