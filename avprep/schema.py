@@ -78,7 +78,6 @@ MANIFEST_SCHEMA = pa.schema(
         ("good_run_start", pa.int32()),
         ("good_run_length", pa.int32()),
         ("phone_hist", pa.list_(pa.int32())),
-        ("seconds", pa.float64()),
     ]
 )
 
