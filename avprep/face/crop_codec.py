@@ -9,6 +9,10 @@ The default is ``mp4``, chosen by measurement (``benchmarks/bench_face.py``, 29-
 crop256 runs at ~2200 frames/s per core for both (all three MP4 streams ~2900 frames/s,
 JPEG ~4700). The test clip animates a still photo, which flatters H.264; expect a smaller
 gap on real video. Use ``jpg`` where per-frame random access matters more than size.
+Those figures predate two changes made for byte-identical rebuilds (issue 11): the colour
+conversion is :func:`rgb_to_yuv420p` (integer numpy, not libswscale) and x264 runs with
+``mbtree=0``; on the demo crops at CRF 18 that makes the MP4s ~35-70 % larger at ~1 dB
+higher PSNR (CRF 20 gives about the old size and quality). ``crop256`` is now stored 260x260.
 """
 
 from __future__ import annotations
