@@ -142,3 +142,29 @@ def test_augmentation_crops_and_flips_like_the_official_loader():
         for (px, py), (qx, qy) in zip(p, q, strict=True):
             sx, sy = int(px) + 2, int(py) + 2
             assert (got[int(qy), int(qx)] == stored[sy, sx]).all()
+
+
+def test_face_stage_records_the_template_and_stores_the_260_crop(run_stage):
+    from face_videos import still_astronaut
+
+    from avprep.face.crop_codec import decode_stream
+
+    frames, _ = still_astronaut(4, width=150)  # a large face: the crop leaves the frame
+    w = run_stage(frames, image_format="jpg", jpeg_quality=100)
+    t = w.meta["face"]["templates"]
+    assert t["crop256"]["name"] == "davs256" and t["crop256"]["fit"] == "davs"
+    np.testing.assert_allclose(t["crop256"]["points_at_crop_size"], ISSUE_POINTS, atol=0.05)
+    assert (t["crop256"]["stored_size"], t["crop256"]["margin"]) == (260, 2)
+    assert t["crop256"]["border_value"] == 127 and t["crop112"]["border_value"] == 0
+    assert t["mouth"]["box_in_crop256"][:2] == [round(v, 4) for v in DAVS_TEMPLATE.mouth]
+    crops = decode_stream(w.files, "crop256")
+    assert crops.shape == (4, 260, 260, 3)
+    # outside the source frame the official grey, not black (JPEG q100: within 2 levels)
+    a = w.arrays["transform256"][0].astype(np.float64)
+    outside = apply_affine(a, np.array([[40.0, -6.0]]))[0] + 2  # above the frame
+    x, y = np.round(outside).astype(int)
+    assert 0 <= x < 260 and 0 <= y < 260  # inside the stored crop
+    assert np.abs(crops[0, y, x].astype(int) - 127).max() <= 2
+    # the stored landmarks are in the centred 256 crop: the anchors land near the template
+    err = np.linalg.norm(anchor_points(w.arrays["landmarks_crop256"]) - ISSUE_POINTS, axis=-1)
+    assert err.max() < 0.12 * 77.6
