@@ -335,12 +335,16 @@ class DavsIdentityView(View):
             "image_index": k,
         }
         stream = self.config.stream
+        margin = stored_margin(sample, stream)
         if self.config.defer_jpeg and sample.stream_format(stream) == "jpg":
             item["image_jpeg"] = sample.jpeg_members(stream, [k])[0]
+            templates = (sample.meta.get("face") or {}).get("templates") or {}
+            size = int((templates.get(stream) or {}).get("crop_size", 0))
         else:
-            item["image"] = crop_stored(sample.frames(stream, [k]), stored_margin(sample, stream))[
-                0
-            ]
+            item["image"] = crop_stored(sample.frames(stream, [k]), margin)[0]
+            size = item["image"].shape[-2]
+        item["crop_box"] = np.array([margin, margin, size], dtype=np.int64)
+        item["flip"] = False
         return [item]
 
 
