@@ -239,6 +239,7 @@ def _csv(value: str | None) -> tuple[str, ...]:
 )
 @click.option("--overwrite", is_flag=True, help="Delete a previous build in --out and start over.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option("--no-report", is_flag=True, help="Do not write OUT/report.html (avprep report).")
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -279,6 +280,7 @@ def build(
     frame_side: int,
     overwrite: bool,
     no_progress: bool,
+    no_report: bool,
 ) -> None:
     """Build webdataset shards + manifest for DATASET (see `avprep datasets`)."""
     from avprep.build_config import BuildConfig
@@ -342,7 +344,12 @@ def build(
 
     try:
         result = run_build(
-            config, ctx.args, workers=workers, overwrite=overwrite, on_progress=on_progress
+            config,
+            ctx.args,
+            workers=workers,
+            overwrite=overwrite,
+            on_progress=on_progress,
+            report=not no_report,
         )
     except (EmptyCorpusError, BuildMismatchError) as e:
         raise click.ClickException(str(e)) from None
@@ -370,6 +377,8 @@ def build(
     )
     for reason, n in c["rejected_by_reason"].items():
         click.echo(f"  rejected {reason}: {n}")
+    if result.report:
+        click.echo(f"report: {result.report}")
 
 
 def _mfa_options(aligner: str, model: str, dictionary: str, jobs: int) -> dict:
@@ -560,6 +569,41 @@ def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> Non
     if not build_dir and not dataset:
         raise click.UsageError("give BUILD_DIR or --dataset")
     click.echo(describe_build(build_dir or default_build_dir(dataset), samples))
+
+
+@main.command("report")
+@click.argument("build_dir", required=False)
+@click.option("--dataset", help="Report on $AVPREP_HOME/<dataset> instead of BUILD_DIR.")
+@click.option("--out", "out_path", help="Where to write the page. Default: BUILD_DIR/report.html.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=12,
+    show_default=True,
+    help="Random clips shown (contact sheet); only their shards are read.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which clips are drawn.")
+def report_cmd(
+    build_dir: str | None, dataset: str | None, out_path: str | None, samples: int, seed: int
+) -> None:
+    """One self-contained HTML page (opens offline) showing a build before training on it:
+    yields and rejections, face crops and pose, audio features under the frames, phone and
+    viseme histograms, configuration and versions. `avprep build` also writes it at the end
+    (OUT/report.html; --no-report to skip)."""
+    from avprep.report import write_report
+
+    if not build_dir and not dataset:
+        raise click.UsageError("give BUILD_DIR or --dataset")
+    try:
+        result = write_report(build_dir or default_build_dir(dataset), out_path, samples, seed)
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    for error in result.errors:
+        click.echo(f"unreadable: {error}", err=True)
+    click.echo(
+        f"wrote {result.path} ({result.shards_read} shards, {result.samples_read} samples read, "
+        f"{result.seconds:.1f} s)"
+    )
 
 
 # ---- avprep eval: the papers' measures (models/eval); torch is imported only inside ----

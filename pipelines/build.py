@@ -212,6 +212,7 @@ class BuildResult:
     shards_skipped: int
     pipeline_result: Any = None
     messages: list[str] = field(default_factory=list)
+    report: str | None = None  # OUT/report.html when written
 
 
 def pipeline_options(beam_args: list[str], workers: int | None) -> PipelineOptions:
@@ -305,6 +306,7 @@ def run_build(
     workers: int | None = None,
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    report: bool = True,
 ) -> BuildResult:
     opts = pipeline_options(beam_args or [], workers)
     runner = str(opts.view_as(StandardOptions).runner)
@@ -346,9 +348,23 @@ def run_build(
     if not dry_run and FileSystems.exists(_join(config.out, "build.json")):
         info = json.loads(_read_bytes(_join(config.out, "build.json")))
     result = BuildResult(config.out, info, len(shards), len(shards) - len(pending), pipeline_result)
+    if report and info is not None:
+        result.report = write_build_report(config.out)
     if dry_run:
         result.messages.append(f"dry run: the {runner} job was built and validated, not submitted")
     return result
+
+
+def write_build_report(out: str) -> str | None:
+    """OUT/report.html (``avprep report``). Never fails a finished build: an error is logged."""
+    try:
+        from avprep.report import write_report
+
+        return write_report(out).path
+    except Exception as e:  # noqa: BLE001 - the shards and manifest are done; the page is extra
+        log.warning("report.html not written (%s: %s); retry with `avprep report %s`",
+                    type(e).__name__, e, out)  # fmt: skip
+        return None
 
 
 def _pending_clips(out: str, pending: list[str]) -> int:
