@@ -265,7 +265,7 @@ def timeline_png(sample: ShardSample, width_in: float = 13.0) -> tuple[bytes, di
     mark = n_shown // 3
     tracks = clean_tracks(sample)
     stream = _frame_stream(sample)
-    heights = [1.0, 0.45] + [1.3] * len(tracks) + ([1.2] if stream else [])
+    heights = [1.0, 0.45] + [1.3] * len(tracks) + ([0.65] if stream else [])
     fig = _figure(width_in, 0.9 * sum(heights) + 0.8)
     axes = fig.subplots(len(heights), 1, sharex=True, height_ratios=heights)
     info = {
