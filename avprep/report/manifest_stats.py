@@ -7,7 +7,6 @@ without decoding a shard (timing in ``benchmarks/results/bench_report.json``).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,10 +66,13 @@ class ManifestStats:
     columns: tuple[str, ...] = field(default=())
 
 
-def _strings(table: pa.Table, name: str) -> np.ndarray:
+def _column(table: pa.Table, name: str, fill: str | None = None) -> pa.ChunkedArray:
+    """A string column with nulls (and empty strings) as ``fill``; all ``fill`` if absent."""
     if name not in table.column_names:
-        return np.full(table.num_rows, None, dtype=object)
-    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=object)
+        return pa.chunked_array([pa.nulls(table.num_rows, pa.string()).fill_null(fill)])
+    col = table.column(name)
+    col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+    return col.fill_null(fill) if fill is not None else col
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -80,19 +82,34 @@ def _floats(table: pa.Table, name: str) -> np.ndarray:
     return col.fill_null(np.nan).to_numpy()
 
 
-def _group_yields(names: np.ndarray, ok: np.ndarray, reasons: np.ndarray) -> list[GroupYield]:
-    groups: dict[str, GroupYield] = {}
-    uniq, inverse = np.unique(names.astype(str), return_inverse=True)
-    n_ok = np.bincount(inverse, weights=ok, minlength=len(uniq)).astype(int)
-    n_all = np.bincount(inverse, minlength=len(uniq))
-    for i, name in enumerate(uniq):
-        groups[name] = GroupYield(str(name), int(n_ok[i]), int(n_all[i] - n_ok[i]), {})
-    rej = ~ok
-    for (g, r), n in Counter(zip(inverse[rej], reasons[rej], strict=True)).items():
-        groups[uniq[g]].by_reason[str(r)] = n
-    for g in groups.values():
-        g.by_reason = dict(sorted(g.by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
-    return [groups[k] for k in sorted(groups)]
+def _counts(arr: pa.ChunkedArray | pa.Array) -> dict[str, int]:
+    """Value counts, most frequent first (ties by name)."""
+    vc = pc.value_counts(arr)
+    items = zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True)
+    return dict(sorted(items, key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def _group_yields(groups: pa.ChunkedArray, ok: pa.ChunkedArray, reasons: pa.ChunkedArray):
+    """One :class:`GroupYield` per distinct value of ``groups`` (sorted by name)."""
+    t = pa.table({"g": groups, "ok": ok.cast(pa.int64()), "r": reasons})
+    agg = t.group_by("g").aggregate([("ok", "sum"), ("ok", "count")])
+    out = {
+        g: GroupYield(str(g), int(n_ok), int(n - n_ok), {})
+        for g, n_ok, n in zip(
+            agg["g"].to_pylist(),
+            agg["ok_sum"].to_pylist(),
+            agg["ok_count"].to_pylist(),
+            strict=True,
+        )
+    }
+    rej = t.filter(pc.equal(t["ok"], 0)).group_by(["g", "r"]).aggregate([("r", "count")])
+    for g, r, n in zip(
+        rej["g"].to_pylist(), rej["r"].to_pylist(), rej["r_count"].to_pylist(), strict=True
+    ):
+        out[g].by_reason[str(r)] = int(n)
+    for gy in out.values():
+        gy.by_reason = dict(sorted(gy.by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
+    return [out[k] for k in sorted(out)]
 
 
 def read_manifest(build_dir: str) -> pa.Table:
@@ -110,20 +127,18 @@ def read_manifest(build_dir: str) -> pa.Table:
 
 def summarize_manifest(table: pa.Table) -> ManifestStats:
     """Summarise a manifest table (see :func:`read_manifest`)."""
-    status = _strings(table, "status")
-    ok = status == "ok"
-    raw = _strings(table, "reason")
-    reasons = np.array(["" if o else (r or "unknown") for o, r in zip(ok, raw, strict=True)])
-    by_reason = Counter(reasons[~ok].tolist())
-    split = _strings(table, "split")
-    split = np.array([s if s else "(none)" for s in split], dtype=object)
-    speaker = _strings(table, "speaker")
-    has_speaker = np.array([s is not None and s != "" for s in speaker])
-    by_speaker = (
-        _group_yields(speaker[has_speaker], ok[has_speaker], reasons[has_speaker])
-        if has_speaker.any()
-        else []
-    )
+    ok_arrow = pc.equal(_column(table, "status", ""), "ok")
+    ok = ok_arrow.to_numpy(zero_copy_only=False)
+    reasons = pc.if_else(ok_arrow, "", _column(table, "reason", "unknown"))
+    by_reason = _counts(reasons.filter(pc.invert(ok_arrow)))
+    by_split = _group_yields(_column(table, "split", "(none)"), ok_arrow, reasons)
+    speaker = _column(table, "speaker")
+    has_speaker = pc.is_valid(speaker)
+    by_speaker = []
+    if pc.any(has_speaker).as_py():
+        by_speaker = _group_yields(
+            speaker.filter(has_speaker), ok_arrow.filter(has_speaker), reasons.filter(has_speaker)
+        )
     duration = _floats(table, "duration")
     n_frames = _floats(table, "n_frames")
     run = _floats(table, "good_run_length")
@@ -131,12 +146,12 @@ def summarize_manifest(table: pa.Table) -> ManifestStats:
     phone_counts = np.zeros(len(PHONES), dtype=np.int64)
     n_with_phones = 0
     if "phone_hist" in table.column_names:
-        hist = table.column("phone_hist").filter(pa.array(ok))
-        hist = hist.filter(pc.invert(pc.is_null(hist)))
+        hist = table.column("phone_hist").filter(ok_arrow)
+        hist = hist.filter(pc.equal(pc.list_value_length(hist), len(PHONES)))  # drops nulls
         n_with_phones = len(hist)
         if n_with_phones:
-            flat = pc.list_flatten(hist).to_numpy().astype(np.int64)
-            phone_counts = flat.reshape(n_with_phones, len(PHONES)).sum(axis=0)
+            flat = pc.list_flatten(hist).to_numpy()
+            phone_counts = flat.reshape(n_with_phones, len(PHONES)).sum(axis=0, dtype=np.int64)
     # phone_hist has no SIL: phone ids are 1..39, the viseme table maps each to one group
     viseme_counts = np.bincount(
         phone_id_to_viseme_id()[1:], weights=phone_counts, minlength=len(VISEMES)
@@ -145,14 +160,14 @@ def summarize_manifest(table: pa.Table) -> ManifestStats:
     if "label_confidence" in table.column_names:
         conf = _floats(table, "label_confidence")
         confidence = conf[ok & np.isfinite(conf)]
-    source = Counter(s for s in _strings(table, "label_source")[ok].tolist() if s)
+    source = _counts(_column(table, "label_source").filter(ok_arrow).drop_null())
     ok_rows = table.select([c for c in ("key", "shard", "split") if c in table.column_names])
     return ManifestStats(
         n_clips=table.num_rows,
         n_ok=int(ok.sum()),
         n_rejected=int((~ok).sum()),
-        by_reason=dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
-        by_split=_group_yields(split, ok, reasons),
+        by_reason=by_reason,
+        by_split=by_split,
         by_speaker=by_speaker,
         duration_ok=duration[ok & np.isfinite(duration)],
         duration_rejected=duration[~ok & np.isfinite(duration)],
@@ -163,6 +178,6 @@ def summarize_manifest(table: pa.Table) -> ManifestStats:
         n_with_phones=n_with_phones,
         label_confidence=confidence,
         label_source=dict(sorted(source.items())),
-        ok_rows=ok_rows.filter(pa.array(ok)),
+        ok_rows=ok_rows.filter(ok_arrow),
         columns=tuple(table.column_names),
     )
