@@ -310,7 +310,7 @@ def _clear(out: str) -> None:
         matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
         if matches:
             FileSystems.delete(matches)
-    for name in ("manifest.parquet", "build.json"):
+    for name in ("manifest.parquet", "build.json", "report.html"):
         if FileSystems.exists(_join(out, name)):
             FileSystems.delete([_join(out, name)])
 
