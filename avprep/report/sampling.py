@@ -170,6 +170,8 @@ def _use_sample(stats: SampledStats, s: ShardSample, drawn: bool, mean_face_clip
                 stats.missing.setdefault(name, field_hint(name, s.meta))
         return
     stats.with_face += 1
+    if s.n_frames < 1:
+        return
     if drawn:
         idx = list(_three(s.n_frames))
         frames = {st: s.frames(st, idx) for st in SHEET_STREAMS}
