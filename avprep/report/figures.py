@@ -77,7 +77,7 @@ def groups_png(groups: Sequence[GroupYield], reasons: Sequence[str], what: str) 
     ax.invert_yaxis()
     ax.set_xlabel("clips")
     ax.set_title(f"clips per {what}")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return figure_png(fig)
 
 
@@ -113,7 +113,7 @@ def durations_png(ok: np.ndarray, rejected: np.ndarray) -> bytes:
             bins=bins,
             stacked=True,
             color=[OK_COLOR, REASON_COLORS[0]],
-            label=[f"ok ({len(ok):,})", f"rejected ({len(rejected):,})"],
+            label=[f"ok ({len(ok):,})", f"rejected ({len(rejected):,} with a duration)"],
         )
         ax.legend(fontsize=9)
     else:

@@ -150,7 +150,7 @@ def _use_sample(stats: SampledStats, s: ShardSample, drawn: bool, mean_face_clip
     if s.kind == "clip" and stats.audio_sample is None and drawn and s.meta.get("audio_features"):
         stats.audio_sample = s
     face = s.meta.get("face") or {}
-    if s.n_frames > 0 and "good_frames" in face:
+    if s.kind == "clip" and s.n_frames > 0 and "good_frames" in face:  # identity: per photo
         stats.good_frame_fraction.append(float(face["good_frames"]) / s.n_frames)
     if face.get("pose_limits"):
         stats.pose_limits = {k: float(v) for k, v in face["pose_limits"].items()}
