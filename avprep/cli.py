@@ -285,7 +285,8 @@ def build(
     from avprep.datasets import get_adapter
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig
-    from pipelines.build import BuildMismatchError, SetupError, run_build
+    from pipelines.build import BuildMismatchError, PipelineOptionsError, SetupError, run_build
+    from pipelines.build_folder import BuildLockedError, OutFolderError
 
     try:
         adapter = get_adapter(dataset)
@@ -344,11 +345,11 @@ def build(
         result = run_build(
             config, ctx.args, workers=workers, overwrite=overwrite, on_progress=on_progress
         )
-    except (EmptyCorpusError, BuildMismatchError) as e:
+    except (EmptyCorpusError, BuildMismatchError, BuildLockedError, OutFolderError) as e:
         raise click.ClickException(str(e)) from None
     except SetupError as e:
         raise click.ClickException(str(e)) from None
-    except ValueError as e:  # Beam rejects pipeline options with ValueError
+    except PipelineOptionsError as e:
         raise click.ClickException(f"pipeline options: {e}") from None
     finally:
         if bar is not None:

@@ -49,11 +49,20 @@ from avprep.plan import plan_shards, ref_from_json, ref_to_json
 from avprep.samples import ClipProcessor
 from avprep.schema import manifest_table
 from avprep.shards import ShardWriter
+from pipelines.build_folder import (
+    PARTS_DIR,
+    PLAN_DIR,
+    PROGRESS_DIR,
+    SHARDS_DIR,
+    STATE_FILE,
+    BuildLock,
+    OutFolderError,
+    check_out_folder,
+    remove_recorded_outputs,
+    temp_files,
+)
 
 log = logging.getLogger(__name__)
-
-PLAN_DIR, PARTS_DIR, SHARDS_DIR, PROGRESS_DIR = "_plan", "_parts", "shards", "_progress"
-STATE_FILE = "_state.json"
 
 
 class BuildMismatchError(RuntimeError):
@@ -249,12 +258,11 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
     plan = plan_shards(refs, config.shard_size)
     state = {"fingerprint": config.fingerprint(), "plan": _plan_fingerprint(plan)}
     out = config.out
-    for sub in ("", PLAN_DIR, PARTS_DIR, SHARDS_DIR):
-        _mkdirs(_join(out, sub) if sub else out)
+    _mkdirs(out)
     state_path = _join(out, STATE_FILE)
     if FileSystems.exists(state_path) and not overwrite:
         old = json.loads(_read_bytes(state_path))
-        if old != state:
+        if {k: old.get(k) for k in state} != state:
             what = (
                 "configuration" if old.get("fingerprint") != state["fingerprint"] else "clip list"
             )
@@ -263,40 +271,26 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
                 "Use another --out, or --overwrite to start this one over."
             )
     if overwrite:
-        _clear(out)
-        for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR):
-            _mkdirs(_join(out, sub))
-    _write_bytes(state_path, json.dumps(state).encode())
+        remove_recorded_outputs(out)
+    shards = list(plan)
+    # the record of what this build writes (what --overwrite may delete), before writing it
+    _write_bytes(state_path, json.dumps({**state, "shards": shards}).encode())
+    for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR):
+        _mkdirs(_join(out, sub))
     for shard, shard_refs in plan.items():
         path = _join(out, PLAN_DIR, shard.replace(".tar", ".jsonl"))
         text = "".join(ref_to_json(r) + "\n" for r in shard_refs).encode()
         if not FileSystems.exists(path) or _read_bytes(path) != text:
             _write_bytes(path, text)
-    _remove_stale_temp_files(out)
-    shards = list(plan)
+    stale = temp_files(out, shards)  # half-written files of a killed run (the lock is ours)
+    if stale:
+        FileSystems.delete(stale)
     pending = [s for s in shards if not _is_done(out, s)]
     return shards, pending
 
 
-def _remove_stale_temp_files(out: str) -> None:
-    """Half-written files of a killed run (one build writes to a folder at a time)."""
-    for sub in (SHARDS_DIR, PARTS_DIR, ""):
-        base = _join(out, sub) if sub else out
-        pattern = _join(base, "*.tmp-*")
-        stale = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        if stale:
-            FileSystems.delete(stale)
-
-
-def _clear(out: str) -> None:
-    for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR, PROGRESS_DIR):
-        pattern = _join(out, sub, "*")
-        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        if matches:
-            FileSystems.delete(matches)
-    for name in ("manifest.parquet", "build.json"):
-        if FileSystems.exists(_join(out, name)):
-            FileSystems.delete([_join(out, name)])
+class PipelineOptionsError(ValueError):
+    """Beam refused the pipeline options passed through the CLI."""
 
 
 def run_build(
@@ -306,24 +300,42 @@ def run_build(
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
-    opts = pipeline_options(beam_args or [], workers)
-    runner = str(opts.view_as(StandardOptions).runner)
+    try:
+        opts = pipeline_options(beam_args or [], workers)
+        runner = str(opts.view_as(StandardOptions).runner)
+        dry_run = bool(opts.view_as(TestOptions).dry_run)
+    except ValueError as e:  # Beam rejects unknown/ill-formed options with ValueError
+        raise PipelineOptionsError(str(e)) from e
     local = runner in ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
+    if not local and not dry_run and not storage.is_remote(config.out):
+        raise OutFolderError(
+            f"--out {config.out} is a local path but {runner} workers run elsewhere: "
+            "use a shared location such as gs://bucket/out"
+        )
     processor = ClipProcessor(config)
     if local:  # fail fast in the driver, not in every worker, when a model/tool is missing
         try:
             processor.setup()
         except (FileNotFoundError, RuntimeError, ImportError) as e:
             raise SetupError(str(e)) from e
+    check_out_folder(config.root, config.out)
+    with BuildLock(config.out):
+        return _run_locked(config, opts, runner, local, dry_run, overwrite, on_progress, processor)
+
+
+def _run_locked(
+    config: BuildConfig,
+    opts: PipelineOptions,
+    runner: str,
+    local: bool,
+    dry_run: bool,
+    overwrite: bool,
+    on_progress: Callable[[int, int], None] | None,
+    processor: ClipProcessor,
+) -> BuildResult:
     shards, pending = prepare(config, overwrite)
     versions = processor.versions()
     versions["apache_beam"] = beam.__version__
-    dry_run = bool(opts.view_as(TestOptions).dry_run)
-    if not local and not dry_run and not storage.is_remote(config.out):
-        raise ValueError(
-            f"--out {config.out} is a local path but {runner} workers run elsewhere: "
-            "use a shared location such as gs://bucket/out"
-        )
     p = beam.Pipeline(options=opts)
     (
         p
