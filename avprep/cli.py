@@ -37,6 +37,8 @@ def main(verbose: int) -> None:
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # Beam logs a failing step's traceback, then raises it: say it once
+        logging.getLogger("apache_beam.runners.common").setLevel(logging.CRITICAL)
 
 
 def _key_values(pairs: tuple[str, ...], split_file: str | None) -> dict[str, str]:
@@ -285,7 +287,13 @@ def build(
     from avprep.datasets import get_adapter
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig
-    from pipelines.build import BuildMismatchError, PipelineOptionsError, SetupError, run_build
+    from pipelines.build import (
+        BuildMismatchError,
+        OutputWriteError,
+        PipelineOptionsError,
+        SetupError,
+        run_build,
+    )
     from pipelines.build_folder import BuildLockedError, OutFolderError
 
     try:
@@ -347,6 +355,8 @@ def build(
         )
     except (EmptyCorpusError, BuildMismatchError, BuildLockedError, OutFolderError) as e:
         raise click.ClickException(str(e)) from None
+    except OutputWriteError as e:
+        raise click.ClickException(e.strerror or str(e)) from None
     except SetupError as e:
         raise click.ClickException(str(e)) from None
     except PipelineOptionsError as e:

@@ -27,6 +27,7 @@ import avprep
 from avprep import storage
 from avprep.build_config import BuildConfig
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.keys import printable_values
 from avprep.media import decode_clip
 from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
 from avprep.stages import Stage
@@ -202,7 +203,7 @@ class ClipProcessor:
                     if fields is not None:
                         row.update(status="ok", **work.manifest)
                 row["seconds"] = time.perf_counter() - start
-                yield row, fields
+                yield printable_values(row), fields  # any file name -> valid UTF-8 text
 
     def _guard(self, row: dict[str, Any], step: Any) -> Any:
         """Run ``step``; a rejection (or an unexpected error) is recorded in ``row``."""
@@ -358,6 +359,7 @@ class ClipProcessor:
             "versions": self.versions(),
         }
         meta.update(work.meta)
+        meta = printable_values(meta)  # any file name -> valid UTF-8 text
         meta["members"] = sorted([*fields, "json"])
         encoded = json.dumps(meta, sort_keys=True, default=_json_default).encode()
         validate_sample_meta(json.loads(encoded))  # validate exactly what is written

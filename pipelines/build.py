@@ -22,11 +22,13 @@ list changed refuses to resume into the same folder (``--overwrite`` starts over
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import logging
 import os
+import re
 import threading
 import uuid
 from collections import Counter
@@ -73,6 +75,37 @@ class SetupError(RuntimeError):
     """A stage cannot start here (missing model file, missing executable)."""
 
 
+class OutputWriteError(OSError):
+    """The build folder cannot take a write (disk full, quota, file size limit)."""
+
+
+# errno values that mean "no room": the user frees space and reruns
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NO_ROOM_MESSAGE = re.compile(r"could not write .*?the build resumes\.")
+
+
+def _no_room(path: str, e: OSError) -> OutputWriteError:
+    return OutputWriteError(
+        e.errno,
+        f"could not write {path}: {e.strerror or e}. Free space (or raise the quota or file "
+        "size limit) and rerun the same command: finished shards are kept and the build resumes.",
+    )
+
+
+def _output_write_error(e: BaseException) -> OutputWriteError | None:
+    """The :class:`OutputWriteError` inside whatever a runner wrapped it in (Beam re-raises a
+    worker's exception as text inside its own), else None."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, OutputWriteError):
+            return seen
+        if isinstance(seen, OSError) and seen.errno in NO_ROOM:
+            return _no_room(getattr(seen, "filename", None) or "a build file", seen)
+        seen = seen.__cause__ or seen.__context__
+    found = _NO_ROOM_MESSAGE.search(str(e))
+    return OutputWriteError(errno.ENOSPC, found[0]) if found else None
+
+
 def _join(*parts: str) -> str:
     return FileSystems.join(*parts)
 
@@ -80,8 +113,13 @@ def _join(*parts: str) -> str:
 def _write_bytes(path: str, data: bytes) -> None:
     """Write atomically: a temp name, then a rename (so readers never see half a file)."""
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with FileSystems.create(tmp) as f:
-        f.write(data)
+    try:
+        with FileSystems.create(tmp) as f:
+            f.write(data)
+    except OSError as e:
+        if e.errno in NO_ROOM:
+            raise _no_room(path, e) from e
+        raise
     FileSystems.rename([tmp], [path])
 
 
@@ -143,6 +181,10 @@ class BuildShard(beam.DoFn):
             pq.write_table(manifest_table(rows), buf)
             _write_bytes(_join(out, PARTS_DIR, shard.replace(".tar", ".parquet")), buf.getvalue())
             FileSystems.rename([tmp], [final])
+        except OSError as e:
+            if e.errno in NO_ROOM and not isinstance(e, OutputWriteError):
+                raise _no_room(tmp, e) from e
+            raise
         finally:
             if FileSystems.exists(tmp):
                 FileSystems.delete([tmp])
@@ -352,6 +394,11 @@ def _run_locked(
         pipeline_result = p.run()
         if pipeline_result is not None:
             pipeline_result.wait_until_finish()
+    except Exception as e:
+        no_room = _output_write_error(e)
+        if no_room is not None:
+            raise no_room from None  # one line the user can act on, not a worker traceback
+        raise
     finally:
         watcher.stop()
     info = None
