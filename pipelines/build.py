@@ -29,7 +29,9 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -142,14 +144,16 @@ def _is_done(out: str, shard: str) -> bool:
 class BuildShard(beam.DoFn):
     """Builds one shard: every clip of its plan file -> tar + manifest rows."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], driver: tuple[int, str] | None = None) -> None:
         self.config_dict = config
+        self.driver = driver  # (pid, host) of a local build's driver process
         self.processor: ClipProcessor | None = None
         self.ok = Metrics.counter("avprep", "clips_ok")
         self.rejected = Metrics.counter("avprep", "clips_rejected")
         self.shards_done = Metrics.counter("avprep", "shards_written")
 
     def setup(self) -> None:
+        watch_driver(self.driver)
         self.config = BuildConfig.from_dict(self.config_dict)
         self.processor = ClipProcessor(self.config)
         self.processor.setup()  # models load once per worker
@@ -191,6 +195,41 @@ class BuildShard(beam.DoFn):
         self.shards_done.inc()
         n_ok = sum(r["status"] == "ok" for r in rows)
         yield shard, n_ok, len(rows) - n_ok
+
+
+_watching = False
+
+
+def watch_driver(driver: tuple[int, str] | None, interval: float = 0.5) -> None:
+    """In a worker process of a local build (``--workers N``): exit as soon as the driver is
+    gone, so a killed build leaves no process running and writing. Beam starts each worker
+    through ``sh -c``, so the worker's parent is not the driver: a thread checks that the
+    driver's pid is alive and that the worker's parent has not changed (reparenting means the
+    shell died with the driver). No-op in the driver's own process and on other machines."""
+    global _watching
+    if driver is None or _watching:
+        return
+    pid, host = driver
+    if pid == os.getpid() or host != socket.gethostname():
+        return
+    _watching = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+                alive = os.getppid() == parent
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+            if not alive:
+                log.error("the build's driver (pid %s) is gone: this worker stops", pid)
+                os._exit(1)  # the shard in progress stays a temp file; a rerun redoes it
+
+    threading.Thread(target=watch, name="avprep-driver-watch", daemon=True).start()
 
 
 class _ProgressFile:
@@ -376,6 +415,7 @@ def _run_locked(
     processor: ClipProcessor,
 ) -> BuildResult:
     shards, pending = prepare(config, overwrite)
+    driver = (os.getpid(), socket.gethostname()) if local else None
     versions = processor.versions()
     versions["apache_beam"] = beam.__version__
     p = beam.Pipeline(options=opts)
@@ -383,7 +423,7 @@ def _run_locked(
         p
         | "PendingShards" >> beam.Create(pending)
         | "Spread" >> beam.Reshuffle()
-        | "BuildShard" >> beam.ParDo(BuildShard(config.to_dict()))
+        | "BuildShard" >> beam.ParDo(BuildShard(config.to_dict(), driver))
         | "AllShards" >> beam.combiners.ToList()
         | "Finalize" >> beam.Map(finalize, config.to_dict(), shards, versions)
     )
