@@ -287,6 +287,7 @@ def build(
     from avprep.datasets import get_adapter
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig
+    from avprep.shards import ShardFormatError
     from pipelines.build import (
         BuildMismatchError,
         OutputWriteError,
@@ -353,7 +354,13 @@ def build(
         result = run_build(
             config, ctx.args, workers=workers, overwrite=overwrite, on_progress=on_progress
         )
-    except (EmptyCorpusError, BuildMismatchError, BuildLockedError, OutFolderError) as e:
+    except (
+        EmptyCorpusError,
+        BuildMismatchError,
+        BuildLockedError,
+        OutFolderError,
+        ShardFormatError,
+    ) as e:
         raise click.ClickException(str(e)) from None
     except OutputWriteError as e:
         raise click.ClickException(e.strerror or str(e)) from None
@@ -537,9 +544,11 @@ def select_samples_cmd(
     for kind in ("parquet", "json", "png"):
         click.echo(f"wrote {paths[kind]}")
     if reshard_dir:
-        click.echo(
-            reshard_summary(reshard(build, paths["parquet"], reshard_dir, samples_per_shard))
-        )
+        try:
+            done = reshard(build, paths["parquet"], reshard_dir, samples_per_shard)
+        except (ValueError, FileExistsError) as e:  # incl. unsafe manifest values
+            raise click.ClickException(str(e)) from None
+        click.echo(reshard_summary(done))
 
 
 @main.command("datasets")

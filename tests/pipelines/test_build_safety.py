@@ -114,3 +114,15 @@ def test_a_lock_left_by_a_dead_build_is_taken_over(one_clip, tmp_path):
 def test_out_folder_errors_are_typed(one_clip):
     with pytest.raises(OutFolderError):
         run_build(_config(one_clip, one_clip))
+
+
+def test_a_split_that_would_leave_the_shards_folder_is_refused():
+    """An adapter's split value becomes part of shard file names (case 9, build side)."""
+    from avprep.clips import ClipRef
+    from avprep.plan import plan_shards
+    from avprep.shards import ShardFormatError
+
+    for split in ("../../escaped", "a/b", ".."):
+        ref = ClipRef(key="k", dataset="folder", split=split, source="/c/clip.mp4")
+        with pytest.raises(ShardFormatError, match="clip /c/clip.mp4: split"):
+            plan_shards([ref], 4)
