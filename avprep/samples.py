@@ -355,6 +355,9 @@ class ClipProcessor:
             "source_fps": round(media.source_fps, 6),
             "source_size": list(media.source_size),
             "av_offset": round(media.av_offset, 6),
+            "audio_extent": list(media.audio_extent) if media.audio_extent else None,
+            "audio_stream": media.audio_stream,
+            "rotation": media.rotation,
             "labels": ref.labels,
             "versions": self.versions(),
         }
