@@ -27,6 +27,7 @@ import avprep
 from avprep import storage
 from avprep.build_config import BuildConfig
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.datasets.transcripts import check_transcript
 from avprep.keys import printable_values
 from avprep.media import decode_clip
 from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
@@ -224,6 +225,8 @@ class ClipProcessor:
         work = ClipWork(ref=ref)
         t = time.perf_counter()
         work.media = self._load_media(ref)
+        if ref.transcript and self.config.aligner != "none":  # before minutes of alignment
+            check_transcript(ref.transcript, work.media.duration)
         work.timings["decode"] = time.perf_counter() - t
         if ref.kind == "identity":
             return self._run_identity(work)
