@@ -524,7 +524,7 @@ def align_cmd(
     "reshard_dir",
     help="Also write a compact copy of the selected samples' shards here.",
 )
-@click.option("--samples-per-shard", type=COUNT, default=1000, show_default=True)
+@click.option("--samples-per-shard", type=int, default=1000, show_default=True)
 def select_samples_cmd(
     corpus: str,
     build_dir: str | None,
@@ -548,6 +548,8 @@ def select_samples_cmd(
     from avprep import selection as sel
     from avprep.reshard import reshard, reshard_summary
 
+    if samples_per_shard < 1:  # checked here, not by its type: keeps the option line as is
+        raise click.BadParameter("must be >= 1", param_hint="'--samples-per-shard'")
     build = build_dir or default_build_dir(corpus)
     try:
         result = sel.select_samples(

@@ -28,7 +28,7 @@ from avprep import storage
 from avprep.build_config import BuildConfig
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
 from avprep.datasets.transcripts import check_transcript
-from avprep.keys import printable_values
+from avprep.keys import printable, printable_values
 from avprep.media import decode_clip
 from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
 from avprep.stages import Stage
@@ -204,18 +204,18 @@ class ClipProcessor:
                     if fields is not None:
                         row.update(status="ok", **work.manifest)
                 row["seconds"] = time.perf_counter() - start
-                yield printable_values(row), fields  # any file name -> valid UTF-8 text
+                yield row, fields
 
     def _guard(self, row: dict[str, Any], step: Any) -> Any:
         """Run ``step``; a rejection (or an unexpected error) is recorded in ``row``."""
         try:
             return step()
         except ClipRejected as e:
-            row.update(status="rejected", reason=e.reason, detail=e.detail or None)
+            row.update(status="rejected", reason=e.reason, detail=printable(e.detail) or None)
         except Exception as e:  # a bug or an unforeseen input: record it, keep building
             log.exception("clip %s failed", row["key"])
             tb = traceback.format_exception_only(type(e), e)[-1].strip()
-            row.update(status="rejected", reason="stage_error", detail=tb)
+            row.update(status="rejected", reason="stage_error", detail=printable(tb))
         return None
 
     def _run_stages(self, ref: ClipRef, defer_batched: bool) -> ClipWork:
@@ -225,11 +225,11 @@ class ClipProcessor:
         work = ClipWork(ref=ref)
         t = time.perf_counter()
         work.media = self._load_media(ref)
-        if ref.transcript and self.config.aligner != "none":  # before minutes of alignment
-            check_transcript(ref.transcript, work.media.duration)
         work.timings["decode"] = time.perf_counter() - t
         if ref.kind == "identity":
             return self._run_identity(work)
+        if ref.transcript and self.config.aligner != "none":  # before minutes of alignment
+            check_transcript(ref.transcript, work.media.duration)
         for stage in self.stages:
             if defer_batched and hasattr(stage, "process_batch"):
                 continue
@@ -314,20 +314,22 @@ class ClipProcessor:
 
     def _base_row(self, ref: ClipRef) -> dict[str, Any]:
         labels = ref.labels or {}
-        return {
-            "key": ref.key,
-            "dataset": ref.dataset,
-            "split": ref.split,
-            "kind": ref.kind,
-            "source": _relsource(ref.source, self.config.root) or "",
-            "speaker": ref.speaker,
-            "transcript": ref.transcript,
-            "labels": json.dumps(labels, sort_keys=True) if labels else None,
-            "word": labels.get("word"),
-            "word_id": labels.get("word_id"),
-            "emotion": labels.get("emotion"),
-            "person_id": labels.get("person_id"),
-        }
+        return printable_values(
+            {  # any file name -> valid UTF-8 text
+                "key": ref.key,
+                "dataset": ref.dataset,
+                "split": ref.split,
+                "kind": ref.kind,
+                "source": _relsource(ref.source, self.config.root) or "",
+                "speaker": ref.speaker,
+                "transcript": ref.transcript,
+                "labels": json.dumps(labels, sort_keys=True) if labels else None,
+                "word": labels.get("word"),
+                "word_id": labels.get("word_id"),
+                "emotion": labels.get("emotion"),
+                "person_id": labels.get("person_id"),
+            }
+        )
 
     def _encode(self, work: ClipWork) -> dict[str, bytes]:
         ref, media = work.ref, work.media
