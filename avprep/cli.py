@@ -391,6 +391,8 @@ def build(
         raise click.ClickException(str(e)) from None
     except PipelineOptionsError as e:
         raise click.ClickException(f"pipeline options: {e}") from None
+    except ValueError as e:  # a user file (sidecar, split file) or corpus that cannot be used
+        raise click.ClickException(str(e)) from None
     finally:
         if bar is not None:
             bar.close()

@@ -80,3 +80,19 @@ def test_a_full_disk_names_the_file_and_the_rerun_resumes(tmp_path, demo_corpus)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "6 clips: 6 ok" in r.stdout
+
+
+def test_a_bad_user_file_is_not_called_a_pipeline_option(tmp_path, demo_corpus):
+    root = tmp_path / "vox"  # VoxCeleb2 layout: transcripts come from a sidecar
+    clip = root / "dev" / "mp4" / "id00012" / "21Uxsk56VDQ" / "00001.mp4"
+    clip.parent.mkdir(parents=True)
+    shutil.copy(demo_corpus / "speaker1" / "clip00.mp4", clip)
+    sidecar = tmp_path / "subs.tsv"
+    sidecar.write_bytes("id00012/21Uxsk56VDQ/00001\tПривет мир\n".encode("cp1251"))
+    r = CliRunner().invoke(
+        main,
+        ["build", "voxceleb", "--root", str(root), "--out", str(tmp_path / "o"), *SPINE,
+         "--transcripts", str(sidecar)],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "pipeline options" not in r.output, r.output
+    assert "subs.tsv is not UTF-8" in r.output
