@@ -164,10 +164,15 @@ class ShardSample:
                 "json", f"n_frames={n} disagrees with duration={self.meta['duration']} s"
             )
         limit = member_byte_limit()
+        rate = int(self.meta.get("sample_rate") or 16000)
+        want = int(round(n * rate / fps))
+        if want * 4 > limit:  # the clip's float32 audio: what any view may decode for it
+            raise self.damaged(
+                "json", f"n_frames={n} means {want * 4} bytes of audio, over the {limit}-byte "
+                "limit per member (AVPREP_MAX_MEMBER_BYTES)",
+            )  # fmt: skip
         data = self.fields.get("flac")
         if data is not None:
-            rate = int(self.meta.get("sample_rate") or 16000)
-            want = int(round(n * rate / fps))
             try:
                 got = sf.info(io.BytesIO(data)).frames
             except RuntimeError as e:
@@ -176,8 +181,6 @@ class ShardSample:
                 raise self.damaged(
                     "flac", f"{got} samples, but n_frames={n} at {fps:g} fps needs {want}"
                 )
-            if want * 4 > limit:
-                raise self.damaged("flac", f"decodes to {want * 4} bytes, over the {limit} limit")
 
     # ------------------------------------------------------------------ metadata
     @property

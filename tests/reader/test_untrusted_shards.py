@@ -110,8 +110,10 @@ def test_metadata_and_array_headers_are_checked_before_use(tmp_path):
     path = tmp_path / "forged-000000.tar"
     with open(path, "wb") as f, ShardWriter(f) as w:
         # n_frames 3e8 (schema-valid, duration to match) over one frame of audio
-        meta = {**minimal_meta("a_long"), "n_frames": 300_000_000, "duration": 12_000_000.0}
+        meta = {**minimal_meta("a_long"), "n_frames": 300_000, "duration": 12_000.0}
         w.add("a_long", {"json": json.dumps(meta).encode(), "flac": _flac(640)})
+        meta = {**minimal_meta("a_longer"), "n_frames": 300_000_000, "duration": 12_000_000.0}
+        w.add("a_longer", {"json": json.dumps(meta).encode()})  # and no audio to compare
         ok = minimal_meta("b_arrays")
         w.add("b_arrays", {
             "json": json.dumps(ok).encode(),
@@ -125,6 +127,8 @@ def test_metadata_and_array_headers_are_checked_before_use(tmp_path):
     with pytest.raises(DamagedSampleError, match="member flac") as e:
         next(samples)
     assert url in str(e.value) and "a_long" in str(e.value)
+    with pytest.raises(DamagedSampleError, match="member json: n_frames=300000000 means"):
+        list(iter_samples(url, keys=["a_longer"]))
     (sample,) = iter_samples(url, keys=["b_arrays"])
     with pytest.raises(DamagedSampleError, match=r"member face_ok.npy: header says \(300000000,\)"):
         sample.array("face_ok")
