@@ -314,22 +314,21 @@ class ClipProcessor:
 
     def _base_row(self, ref: ClipRef) -> dict[str, Any]:
         labels = ref.labels or {}
-        return printable_values(
-            {  # any file name -> valid UTF-8 text
-                "key": ref.key,
-                "dataset": ref.dataset,
-                "split": ref.split,
-                "kind": ref.kind,
-                "source": _relsource(ref.source, self.config.root) or "",
-                "speaker": ref.speaker,
-                "transcript": ref.transcript,
-                "labels": json.dumps(labels, sort_keys=True) if labels else None,
-                "word": labels.get("word"),
-                "word_id": labels.get("word_id"),
-                "emotion": labels.get("emotion"),
-                "person_id": labels.get("person_id"),
-            }
-        )
+        row = {
+            "key": ref.key,
+            "dataset": ref.dataset,
+            "split": ref.split,
+            "kind": ref.kind,
+            "source": _relsource(ref.source, self.config.root) or "",
+            "speaker": ref.speaker,
+            "transcript": ref.transcript,
+            "labels": json.dumps(labels, sort_keys=True) if labels else None,
+            "word": labels.get("word"),
+            "word_id": labels.get("word_id"),
+            "emotion": labels.get("emotion"),
+            "person_id": labels.get("person_id"),
+        }
+        return printable_values(row)  # any file name -> valid UTF-8 text
 
     def _encode(self, work: ClipWork) -> dict[str, bytes]:
         ref, media = work.ref, work.media

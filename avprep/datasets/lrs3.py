@@ -110,10 +110,7 @@ class LRS3Adapter(DatasetAdapter):
         overrides = load_overrides(options.extra)
         for path, rel in stray:
             yield ClipRef(
-                key=clip_key(self.name, rel),
-                dataset=self.name,
-                split="train",
-                source=path,
+                key=clip_key(self.name, rel), dataset=self.name, split="train", source=path,
                 error=f"bad_layout: {rel} is not {{pretrain,trainval,test}}/<video id>/NNNNN.mp4",
             )
         for path, rel, split, video_id in videos:
@@ -132,12 +129,7 @@ class LRS3Adapter(DatasetAdapter):
                 except ValueError as e:
                     error = f"bad_metadata: {txt_rel}: {e}"
             yield ClipRef(
-                key=clip_key(self.name, rel),
-                dataset=self.name,
-                split=resolve_split(overrides, rel, video_id, split),
-                source=path,
-                speaker=video_id,
-                transcript=transcript,
-                labels=labels,
-                error=error,
+                key=clip_key(self.name, rel), dataset=self.name,
+                split=resolve_split(overrides, rel, video_id, split), source=path,
+                speaker=video_id, transcript=transcript, labels=labels, error=error,
             )
