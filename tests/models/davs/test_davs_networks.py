@@ -227,6 +227,10 @@ def test_mouth_box_of_the_installed_template():
     pts = template_points("davs256", 256)
     box = mouth_box(256)
     assert box.top < pts[2][1] < box.bottom and box.left < pts[2][0] < box.right
+    # avprep's DAVS template is the official geometry: the official regions come out
+    assert box == Box(top=170, bottom=234, left=64, right=192)
+    w = discriminator_mouth_window(256)
+    assert (w.top, w.left, w.size) == (19, 11, 9)
 
 
 @pytest.mark.gpu
