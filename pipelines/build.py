@@ -54,6 +54,7 @@ from avprep.plan import plan_shards, ref_from_json, ref_to_json
 from avprep.samples import ClipProcessor
 from avprep.schema import manifest_table
 from avprep.shards import ShardWriter
+from pipelines import runners
 from pipelines.build_folder import (
     PARTS_DIR,
     PLAN_DIR,
@@ -61,12 +62,10 @@ from pipelines.build_folder import (
     SHARDS_DIR,
     STATE_FILE,
     BuildLock,
-    OutFolderError,
     check_out_folder,
     remove_recorded_outputs,
     temp_files,
 )
-from pipelines import runners
 
 log = logging.getLogger(__name__)
 

@@ -103,7 +103,9 @@ def local_dask_cluster(workers: int | None) -> Iterator[str]:
     try:
         from distributed import LocalCluster
     except ImportError as e:  # pragma: no cover - a core dependency (apache-beam[dask])
-        raise ImportError("DaskRunner needs dask and distributed: pip install 'apache-beam[dask]'") from e
+        raise ImportError(
+            "DaskRunner needs dask and distributed: pip install 'apache-beam[dask]'"
+        ) from e
 
     n = workers or os.cpu_count() or 1
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # avprep -v shows Dask's INFO
