@@ -43,7 +43,9 @@ DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 DIRECT_RUNNERS = ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
 TOKEN_FILE = "_worker_check.token"
 # the message a worker's error carries; found again in a runner's wrapped error text
-_NOT_SHARED = re.compile(r"worker on host \S+ cannot see the build folder .*?--shared-out\)\.")
+_NOT_SHARED = re.compile(
+    r"worker on host \S+ cannot see the build folder .*?--shared-out promised\)\."
+)
 
 
 class WorkersCannotSeeOutError(OutFolderError):
