@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -100,6 +101,37 @@ def dask_cluster(tmp_path):
         cluster.close()
 
 
+@contextlib.contextmanager
+def _beam_worker_pool():
+    """``python -m apache_beam.runners.worker.worker_pool_main``: what the worker image runs
+    as a Flink/Spark task manager's sidecar (``boot --worker_pool``); yields its port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+    }
+    pool = subprocess.Popen(
+        [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+         f"--service_port={port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as s, contextlib.suppress(OSError):
+                s.connect(("127.0.0.1", port))
+                break
+            time.sleep(0.1)
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pool.pid, signal.SIGKILL)  # the pool and the SDK workers it started
+        pool.wait(timeout=10)
+
+
 def _config(root: Path, out: Path, shard_size: int = 2) -> BuildConfig:
     return BuildConfig(
         dataset="folder", root=str(root), out=str(out), shard_size=shard_size, **FAST
@@ -141,8 +173,18 @@ def test_dask_cluster_spreads_shards_and_matches_direct_and_portable(
         ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
         report=False,
     )
+    # the path Flink/Spark on Kubernetes take: SDK workers started by a Beam worker pool, as
+    # processes of their own (nothing from the driver's memory), writing the shared --out
+    with _beam_worker_pool() as port:
+        pooled = run_build(
+            _config(demo_corpus, tmp_path / "pooled"),
+            ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
+             f"--environment_config=localhost:{port}"],
+            shared_out=True,
+            report=False,
+        )  # fmt: skip
 
-    for result in (direct, dask, portable):
+    for result in (direct, dask, portable, pooled):
         assert result.info["counts"]["ok"] == 6 and result.info["counts"]["shards"] == 3
     # each shard is its own Dask partition: the shard-building tasks ran on both workers
     first_stage = {
@@ -156,7 +198,8 @@ def test_dask_cluster_spreads_shards_and_matches_direct_and_portable(
     assert len(reference) == 3
     assert _shard_digests(dask_out) == reference
     assert _shard_digests(tmp_path / "portable") == reference
-    for other in (dask_out, tmp_path / "portable"):
+    assert _shard_digests(tmp_path / "pooled") == reference
+    for other in (dask_out, tmp_path / "portable", tmp_path / "pooled"):
         assert _manifest_without_timing(other).equals(_manifest_without_timing(tmp_path / "direct"))
 
 
