@@ -37,6 +37,7 @@ def build_rate(root: Path, out: Path, runner: str, workers: int, shard_size: int
     config = BuildConfig(
         dataset="folder", root=str(root), out=str(out), shard_size=shard_size, **FULL
     )
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = run_build(config, RUNNER_ARGS[runner], workers=workers, report=False)
     seconds = time.perf_counter() - start
@@ -48,6 +49,9 @@ def build_rate(root: Path, out: Path, runner: str, workers: int, shard_size: int
         "shards": result.shards_total,
         "seconds": round(seconds, 2),
         "clips_per_s": round(n / seconds, 3),
+        # other processes' load (1-min average) before and after: on a shared machine a run
+        # that met more load is slower for that reason alone
+        "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -63,8 +67,8 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         root = make_demo_corpus(Path(tmp) / "corpus", n_clips=args.clips)
-        for runner in args.runners:
-            for workers in args.workers:
+        for workers in args.workers:  # runners interleaved: a shared machine's load hits both
+            for runner in args.runners:
                 out = Path(tmp) / f"{runner}-{workers}"
                 runs.append(build_rate(root, out, runner, workers, args.shard_size))
                 print(json.dumps(runs[-1]))

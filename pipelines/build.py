@@ -1,6 +1,6 @@
 """``avprep build`` as an Apache Beam pipeline: discover -> plan -> build shards -> manifest.
 
-Shape of the job (the same on DirectRunner, Dataflow, Flink, Spark)::
+Shape of the job (the same on DirectRunner, Dask, Dataflow, Flink, Spark; pipelines/runners.py)::
 
     Create(pending shard names) | Reshuffle | ParDo(BuildShard) | ToList | Map(finalize)
 
@@ -477,7 +477,9 @@ def _run_locked(
     where: runners.Placement | None = None,
 ) -> BuildResult:
     shards, pending = prepare(config, overwrite)
-    driver = (os.getpid(), socket.gethostname()) if local else None
+    # workers on this machine (DirectRunner's, a local Dask cluster's) stop when the driver dies
+    here = where.on_this_machine if where is not None else local
+    driver = (os.getpid(), socket.gethostname()) if here else None
     token = None  # workers off the driver's process check that they see this --out
     if not local and not dry_run and not storage.is_remote(config.out):
         token = runners.write_worker_token(config.out)

@@ -101,7 +101,11 @@ def has_dask_cluster(opts: PipelineOptions) -> bool:
 @contextlib.contextmanager
 def local_dask_cluster(workers: int | None) -> Iterator[str]:
     """A local Dask cluster for one build: ``workers`` processes of one thread each (one shard
-    at a time per process, like DirectRunner's multi-processing mode). Yields its address."""
+    at a time per process, like DirectRunner's multi-processing mode). Yields its address.
+
+    Dask spawns its workers, which re-imports the ``__main__`` module: a script that calls
+    ``run_build`` with the Dask runner needs the usual ``if __name__ == "__main__":`` guard
+    (the ``avprep`` command needs nothing)."""
     try:
         from distributed import LocalCluster
     except ImportError as e:  # pragma: no cover - a core dependency (apache-beam[dask])
