@@ -446,8 +446,11 @@ def run_build(
     local = where.direct
     if not (where.on_this_machine or shared_out or dry_run or storage.is_remote(config.out)):
         raise runners.refuse_unshared_out(config.out, where)
+    if runners.is_dask(runner) and not dask_local and workers:
+        log.warning("--workers %s ignored: the Dask cluster's own workers run the build", workers)
     processor = ClipProcessor(config)
-    if local:  # fail fast in the driver, not in every worker, when a model/tool is missing
+    # fail fast in the driver, not in every worker, when a model/tool is missing here
+    if where.on_this_machine:
         try:
             processor.setup()
         except (FileNotFoundError, RuntimeError, ImportError) as e:
