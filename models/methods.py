@@ -64,3 +64,18 @@ def trainer_class(name: str, stage: str | None = None) -> Callable[..., Any]:
 
 
 # --- registrations (one line per method; each method's package holds the rest) -------------
+register(
+    MethodSpec(
+        name="cran",
+        config="models.cran.config:CranTrainConfig",
+        stages={
+            "cae": "models.cran.trainer:CranCaeTrainer",
+            "cae_gan": "models.cran.trainer:CranCaeGanTrainer",
+            "rae": "models.cran.trainer:CranRaeTrainer",
+        },
+        views={"cran": "models.cran.view:CranView"},
+        build_options="--face-backend dlib --features mfcc_cran",
+        check_build="models.cran.build:check_build",
+        summary="CRAN (Song et al. 2019): CAE -> +perceptual/adversarial -> recurrent RAE",
+    )
+)
