@@ -38,9 +38,7 @@ def check_build(info: dict[str, Any], stage: str) -> list[str]:
                     f"may hold profile faces; rebuild with {flag} below 90 (default 45/30)"
                 )
     features = set(cfg.get("features") or ())
-    features |= {
-        c.get("name") for c in (cfg.get("feature_configs") or []) if isinstance(c, dict)
-    }
+    features |= {c.get("name") for c in (cfg.get("feature_configs") or []) if isinstance(c, dict)}
     if "mfcc_cran" not in features:
         problems.append(
             "no mfcc_cran track: rebuild with --features including mfcc_cran "

@@ -50,19 +50,25 @@ GENERATOR_MODULES = ("audio_encoder", "image_encoder", "recurrent", "decoder")
 
 
 def selection_record(selection: str | os.PathLike) -> dict[str, Any]:
-    """What identifies a ``select-samples`` output: its path, the sha256 of its
-    selection.parquet and how many keys it selects."""
+    """What identifies a ``select-samples`` output (local or remote): its path, the sha256
+    of its selection.parquet and how many keys it selects."""
+    import fsspec
+
     from avprep.reader import selected_keys
 
-    path = Path(selection).expanduser()
-    parquet = path / "selection.parquet" if path.is_dir() else path
-    if not parquet.is_file():
+    fs, path = fsspec.core.url_to_fs(os.fspath(selection))
+    parquet = path.rstrip("/") + "/selection.parquet" if fs.isdir(path) else path
+    if not fs.isfile(parquet):
         raise FileNotFoundError(
-            f"selection {str(path)!r}: no selection.parquet there (make one with "
+            f"selection {os.fspath(selection)!r}: no selection.parquet there (make one with "
             "`avprep select-samples`)"
         )
-    digest = hashlib.sha256(parquet.read_bytes()).hexdigest()
-    return {"path": str(path), "sha256": digest, "n_keys": len(selected_keys(path))}
+    digest = hashlib.sha256(fs.cat_file(parquet)).hexdigest()
+    return {
+        "path": os.fspath(selection),
+        "sha256": digest,
+        "n_keys": len(selected_keys(selection)),
+    }
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
