@@ -42,9 +42,6 @@ class CranTrainConfig:
     min_shift: int = 9  # frames; 9 x 40 ms >= the 350 ms window
     stream: str = "crop112"
     track: str = "mfcc_cran"
-    # The ``select-samples`` output the run trains on (its selection.parquet or folder), so
-    # the run records it (path, sha256, number of keys); the loader filters by it.
-    selection: str | None = None
 
     # networks (appendix Tables 5-8); channel_divisor > 1 shrinks every width (tests only)
     code_dim: int = 256  # z_A and z_I (Tables 5, 6: "Output ... 256")

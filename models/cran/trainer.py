@@ -71,6 +71,17 @@ def selection_record(selection: str | os.PathLike) -> dict[str, Any]:
     }
 
 
+def run_selection(ctx: TrainContext) -> str | None:
+    """The ``--selection`` of this run: ``ctx.selection`` when the core passes it, else the
+    ``train.selection`` of the run folder's config.json (written before the trainer)."""
+    selection = getattr(ctx, "selection", None)
+    if selection is None and ctx.run_dir:
+        saved = Path(ctx.run_dir, "config.json")
+        if saved.is_file():
+            selection = (json.loads(saved.read_text()).get("train") or {}).get("selection")
+    return selection
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """float (..., 3, H, W) in [-1, 1] -> uint8 numpy (..., H, W, 3)."""
     x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -118,7 +129,10 @@ class CranTrainer(MethodTrainer):
             from models.cran.perceptual import load_vgg_face
 
             self.vgg = load_vgg_face(cfg.vgg_face_weights, cfg.perceptual_layers).to(ctx.device)
-        self.selection = selection_record(cfg.selection) if cfg.selection else None
+        # The sample selection is the paper's point (Sec. 3.3): record exactly which one
+        # this run reads (the core's --selection; its path is also in config.json).
+        selection = run_selection(ctx)
+        self.selection = selection_record(selection) if selection else None
         if self.selection and ctx.run_dir and ctx.is_main:
             Path(ctx.run_dir).mkdir(parents=True, exist_ok=True)
             Path(ctx.run_dir, "selection.json").write_text(json.dumps(self.selection, indent=2))

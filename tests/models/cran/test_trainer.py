@@ -5,6 +5,7 @@ networks' widths divided by 8 (the tables' layer structure, 112x112 images)."""
 from __future__ import annotations
 
 import copy
+import json
 
 import cv2
 import numpy as np
@@ -245,16 +246,21 @@ def test_run_records_its_selection(tmp_path):
     table = pa.table({"key": ["a", "b", "c"], "selected": [True, False, True]})
     pq.write_table(table, sel / "selection.parquet")
     run = tmp_path / "run"
+    run.mkdir()
+    # the core writes the run's config.json (with --selection) before building the trainer
+    (run / "config.json").write_text(json.dumps({"train": {"selection": str(sel)}}))
     ctx = TrainContext(device=torch.device("cpu"), run_dir=str(run))
-    tr = CranCaeTrainer(tiny("cae", selection=str(sel)), ctx)
+    tr = CranCaeTrainer(tiny("cae"), ctx)
     rec = tr.extra_state()["selection"]
     assert rec["n_keys"] == 2 and rec["path"] == str(sel) and len(rec["sha256"]) == 64
     assert (run / "selection.json").is_file()
     other = dict(rec, sha256="0" * 64, path="elsewhere")
     with pytest.raises(ValueError, match="same --selection"):
         tr.load_extra_state({"selection": other})
+    (run / "config.json").write_text(json.dumps({"train": {"selection": str(tmp_path / "no")}}))
     with pytest.raises(FileNotFoundError, match="select-samples"):
-        CranCaeTrainer(tiny("cae", selection=str(tmp_path / "none")), CPU)
+        CranCaeTrainer(tiny("cae"), ctx)
+    assert CranCaeTrainer(tiny("cae"), CPU).extra_state()["selection"] is None
 
 
 def test_check_build_names_the_fixing_option():
