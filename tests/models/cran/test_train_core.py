@@ -13,10 +13,9 @@ from click.testing import CliRunner
 from avprep.cli import main
 
 # the shared training core (issue 12) lands on main separately
-pytest.importorskip("models.training.loop")
-from models.training import checkpoint as ckpt  # noqa: E402
-from models.training.config import resolve_config  # noqa: E402
-from models.training.loop import train  # noqa: E402
+train = pytest.importorskip("models.training.loop").train
+ckpt = pytest.importorskip("models.training.checkpoint")
+resolve_config = pytest.importorskip("models.training.config").resolve_config
 
 TINY = {"channel_divisor": 8, "batch_size": 2, "cae_frames": 2, "seq_len": 6}
 
