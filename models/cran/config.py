@@ -60,6 +60,10 @@ class CranTrainConfig:
     # non-saturating -log D(G) (Goodfellow et al. 2014, Sec. 3)
     gan_non_saturating: bool = False
 
+    # validation: the Fig. 5 movement intensity (Farneback flow, ~4 ms per 112x112 frame
+    # pair on one core) on the first this-many sequences of each validation batch
+    val_motion_items: int = 4
+
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"CRAN stage must be one of {', '.join(STAGES)}, not {self.stage!r}")

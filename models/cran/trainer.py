@@ -270,11 +270,13 @@ class CranTrainer(MethodTrainer):
     @torch.no_grad()
     def validate(self, batch: dict[str, Any]) -> dict[str, float]:
         """L1 reconstruction and the Fig. 5 movement intensity (mean u^2 + v^2 of the
-        Farneback flow between consecutive frames) of generated vs real sequences."""
+        Farneback flow between consecutive frames) of generated vs real sequences (the
+        first ``val_motion_items`` of the batch)."""
         fake, real = self._eval_generate(batch)
         out = {"val_loss_rec": reconstruction_loss(fake, real).item()}
-        if fake.shape[1] >= 2:
-            gen_frames, real_frames = to_uint8(fake), batch["frames"].cpu().numpy()
+        n = min(self.config.val_motion_items, fake.shape[0])
+        if fake.shape[1] >= 2 and n > 0:
+            gen_frames, real_frames = to_uint8(fake[:n]), batch["frames"][:n].cpu().numpy()
             gen = [movement_intensity(f) for f in gen_frames]
             ref = [movement_intensity(f) for f in real_frames]
             out["movement_intensity_generated"] = float(np.mean(gen))
