@@ -3,7 +3,8 @@
 "SAME" padding is TensorFlow's: output = ceil(input / stride), and when the total padding is
 odd the extra row/column goes to the bottom/right. :class:`SameConv2d` and
 :class:`SameConvTranspose2d` reproduce that exactly (PyTorch's symmetric ``padding=`` would
-shift stride-2 layers by one pixel and cannot give Table 8's 7 -> 4 step). A convolution or
+shift stride-2 layers by one pixel and cannot give Table 8's 7 -> 4 step); max-pools
+(:class:`SameMaxPool2d`, kernel 3, the tables' default) pad the same way with -inf. A convolution or
 fully connected layer followed by BatchNorm has no bias (BN's shift replaces it); the output
 layers (z_A, z_I, the tanh deconvolution, both discriminator heads) have one.
 
@@ -53,6 +54,21 @@ class SameConvTranspose2d(nn.ConvTranspose2d):
         return y[..., top : top + oh, left : left + ow]
 
 
+class SameMaxPool2d(nn.MaxPool2d):
+    """``nn.MaxPool2d`` with TensorFlow "SAME" padding (padded cells never win)."""
+
+    def __init__(self, kernel: int, stride: int | tuple[int, int]) -> None:
+        super().__init__(kernel, stride, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = nn.modules.utils._pair(self.kernel_size)
+        s = nn.modules.utils._pair(self.stride)
+        top, bottom = _same_pads(x.shape[-2], k[0], s[0])
+        left, right = _same_pads(x.shape[-1], k[1], s[1])
+        x = nn.functional.pad(x, (left, right, top, bottom), value=float("-inf"))
+        return super().forward(x)
+
+
 def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int) -> nn.Sequential:
     return nn.Sequential(
         SameConv2d(cin, cout, kernel, stride, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)
@@ -73,11 +89,11 @@ class AudioEncoder(nn.Module):
         self.conv = nn.Sequential(
             _conv_bn_relu(1, c[0], 3, 1),  # 12x35x64
             _conv_bn_relu(c[0], c[1], 3, 1),  # 12x35x128
-            nn.MaxPool2d(3, stride=(1, 2), padding=1),  # 12x18x128 (SAME: ceil(35/2) = 18)
+            SameMaxPool2d(3, stride=(1, 2)),  # 12x18x128 (SAME: ceil(35/2) = 18)
             _conv_bn_relu(c[1], c[2], 3, 1),  # 12x18x256
             _conv_bn_relu(c[2], c[3], 3, 1),  # 12x18x256
             _conv_bn_relu(c[3], c[4], 3, 1),  # 12x18x512
-            nn.MaxPool2d(3, stride=2, padding=1),  # 6x9x512
+            SameMaxPool2d(3, stride=2),  # 6x9x512
         )
         hidden = _w(512, divisor)
         self.fc = nn.Sequential(

@@ -17,6 +17,7 @@ from models.cran.networks import (
     RecurrentEncoder,
     SameConv2d,
     SameConvTranspose2d,
+    SameMaxPool2d,
 )
 
 
@@ -168,6 +169,18 @@ def test_same_conv_matches_tf_rule(size, k, s):
     ref = _tf_same_reference(x, layer.weight, s)
     assert ref.shape[-1] == math.ceil(size / s)
     assert torch.allclose(layer(x), ref, atol=1e-5)
+
+
+def test_same_max_pool_matches_tf_rule():
+    """TF SAME max-pool of 12x18, kernel 3, stride 2: windows start at 0, 2, ... and the
+    last one is padded at the bottom/right only (total padding 1 = (0, 1))."""
+    x = torch.arange(12 * 18, dtype=torch.float32).view(1, 1, 12, 18)
+    out = SameMaxPool2d(3, 2)(x)
+    assert out.shape == (1, 1, 6, 9)
+    rows = [min(2 * i + 2, 11) for i in range(6)]
+    cols = [min(2 * j + 2, 17) for j in range(9)]
+    expected = torch.tensor([[float(r * 18 + c) for c in cols] for r in rows])
+    assert torch.equal(out[0, 0], expected)
 
 
 def test_same_transpose_is_adjoint_of_same_conv():
