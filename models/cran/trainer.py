@@ -143,8 +143,11 @@ class CranTrainer(MethodTrainer):
         return cran_view(self.config)
 
     def _images(self, batch: dict[str, Any], key: str) -> torch.Tensor:
+        """uint8 (B, [L,] H, W, 3) -> float (B*[L], 3, H, W) in [-1, 1] on the device."""
         x = images_to_float(batch[key].to(self.ctx.device))
-        if self.ctx.channels_last and x.dim() == 4:
+        if x.dim() == 5:
+            x = x.flatten(0, 1)
+        if self.ctx.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
@@ -169,7 +172,7 @@ class CranTrainer(MethodTrainer):
     # ------------------------------------------------------------------ steps
     def train_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
         reference = self._images(batch, "reference")
-        real = self._images(batch, "frames").flatten(0, 1)
+        real = self._images(batch, "frames")
         with self.ctx.autocast():
             fake, z_audio = self.generate(reference, batch["mfcc"].to(self.ctx.device))
         fake = fake.flatten(0, 1)
@@ -257,7 +260,7 @@ class CranTrainer(MethodTrainer):
         finally:
             for n, m in self.modules.items():
                 m.train(modes[n])
-        return fake.float(), self._images(batch, "frames")
+        return fake.float(), self._images(batch, "frames").reshape(fake.shape)
 
     def sample(self, batch: dict[str, Any]) -> SampleOutput:
         fake, _ = self._eval_generate(batch)

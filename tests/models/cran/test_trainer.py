@@ -83,7 +83,7 @@ def test_gan_substeps_update_only_their_side():
     d = tr.modules["discriminator"]
     gen = {n: snapshot(m) for n, m in tr.modules.items() if n != "discriminator"}
     d_before = snapshot(d)
-    real = tr._images(b, "frames").flatten(0, 1)
+    real = tr._images(b, "frames")
     fake, z = tr.generate(tr._images(b, "reference"), b["mfcc"])
     fake = fake.flatten(0, 1)
     tr.discriminator_step(real, fake.detach(), z.detach(), b["mfcc_mismatch"])
@@ -134,7 +134,7 @@ def test_discriminator_sees_really_mismatched_audio(monkeypatch):
     assert torch.allclose(seen["z_mismatch"], other, atol=1e-5)
     # every real frame is paired with another frame's code as its negative
     assert (seen["z_mismatch"] - seen["z_audio"]).abs().amax(1).min() > 1e-3
-    real = tr._images(b, "frames").flatten(0, 1)
+    real = tr._images(b, "frames")
     assert torch.equal(seen["real"], real)
 
 
