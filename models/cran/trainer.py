@@ -272,11 +272,17 @@ class CranTrainer(MethodTrainer):
 
     @torch.no_grad()
     def validate(self, batch: dict[str, Any]) -> dict[str, float]:
-        """L1 reconstruction and the Fig. 5 movement intensity (mean u^2 + v^2 of the
-        Farneback flow between consecutive frames) of generated vs real sequences (the
-        first ``val_motion_items`` of the batch)."""
+        """L1 reconstruction, PSNR/SSIM of the saved-frame values, and the Fig. 5
+        movement intensity (mean u^2 + v^2 of the Farneback flow between consecutive frames)
+        of generated vs real sequences (the first ``val_motion_items`` of the batch)."""
+        from models.eval.image_quality import batch_psnr_ssim, generator_to_uint8
+
         fake, real = self._eval_generate(batch)
         out = {"val_loss_rec": reconstruction_loss(fake, real).item()}
+        quality = batch_psnr_ssim(
+            generator_to_uint8(real.flatten(0, 1)), generator_to_uint8(fake.flatten(0, 1))
+        )
+        out.update({f"val_{k}": v for k, v in quality.items()})
         n = min(self.config.val_motion_items, fake.shape[0])
         if fake.shape[1] >= 2 and n > 0:
             gen_frames, real_frames = to_uint8(fake[:n]), batch["frames"][:n].cpu().numpy()

@@ -158,6 +158,7 @@ def test_rae_steps_through_the_gru_and_validates():
     assert changed(before, tr.modules["recurrent"]) == set(before)
     val = tr.validate(b)
     assert {"val_loss_rec", "movement_intensity_generated", "movement_intensity_real"} <= set(val)
+    assert 0 < val["val_psnr"] < 100 and -1 <= val["val_ssim"] <= 1
     assert all(m.training for m in tr.modules.values())  # validation restores train mode
     out = tr.sample(b)
     assert out.generated.shape == (2, 3, 112, 112, 3) and out.generated.dtype == np.uint8
