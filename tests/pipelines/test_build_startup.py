@@ -60,3 +60,29 @@ def test_missing_model_fails_in_the_driver_before_any_output(tmp_path, monkeypat
     with pytest.raises(SetupError, match="AVPREP_DLIB_LANDMARKS"):
         run_build(_config(tmp_path, out), report=False)
     assert not out.exists()
+
+
+def test_detector_per_thread_shape_predictor_per_process():
+    """dlib: shape_predictor is documented thread-safe, object_detector is not."""
+    import threading
+
+    from avprep.face.model_files import find_dlib_landmark_model
+
+    path = str(find_dlib_landmark_model())
+    got: dict[str, tuple[object, object]] = {}
+
+    def load(name: str) -> None:
+        got[name] = (
+            backends.shared_model("frontal_face_detector"),
+            backends.shared_model("shape_predictor", path),
+        )
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load("a2")  # this thread again
+    assert got["a"][0] is not got["b"][0]
+    assert got["a"][1] is got["b"][1] is got["a2"][1]
+    assert backends.shared_model("frontal_face_detector") is got["a2"][0]
