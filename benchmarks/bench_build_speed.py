@@ -107,21 +107,27 @@ def part_per_clip(root: str, variant: str) -> dict:
     processor.setup()
     refs = list(get_adapter("folder").iter_clips(root, DiscoverOptions()))
     processor.process(refs[0])  # warm-up: lazily loaded recogniser, caches
+    # each clip twice, keeping its cheaper pass: CPU time on a shared machine still varies
+    # (caches, SMT siblings), and the lower of two passes varies much less
+    best: dict[str, tuple[float, dict[str, float], dict]] = {}
+    for _ in range(2):
+        for ref in refs:
+            start = time.perf_counter()
+            row, fields = processor.process(ref)
+            total = time.perf_counter() - start
+            if fields is not None and (ref.key not in best or total < best[ref.key][0]):
+                meta = json.loads(fields["json"])["face"]
+                best[ref.key] = (total, dict(processor.last_timings), meta)
     per_stage: dict[str, list[float]] = {}
-    frames = good = detect_calls = ok = 0
-    start = time.perf_counter()
-    for ref in refs:
-        row, fields = processor.process(ref)
-        if fields is None:
-            continue
-        ok += 1
-        meta = json.loads(fields["json"])["face"]
+    frames = good = detect_calls = 0
+    for _, timings, meta in best.values():
         frames += sum(meta["frames_by_state"].values())
         good += sum(meta["frames_by_state"].get(s, 0) for s in GOOD_STATES)
         detect_calls += meta["detect_calls"]
-        for stage, t in processor.last_timings.items():
+        for stage, t in timings.items():
             per_stage.setdefault(stage, []).append(t)
-    seconds = time.perf_counter() - start
+    ok = len(best)
+    seconds = sum(b[0] for b in best.values()) * len(refs) / max(ok, 1)
     return {
         "clips": len(refs),
         "ok": ok,
