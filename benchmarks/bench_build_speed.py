@@ -113,7 +113,7 @@ def part_per_clip(root: str, variant: str) -> dict:
     for _ in range(2):
         for ref in refs:
             start = time.perf_counter()
-            row, fields = processor.process(ref)
+            _, fields = processor.process(ref)
             total = time.perf_counter() - start
             if fields is not None and (ref.key not in best or total < best[ref.key][0]):
                 meta = json.loads(fields["json"])["face"]
