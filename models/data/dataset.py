@@ -88,12 +88,16 @@ class ShardDataset(wds.DataPipeline):
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self.resume: dict[int, int] = {}
+        # DataLoader worker i reads as worker (i + worker_offset) % num_workers: a resumed
+        # epoch starts its round-robin with the worker whose batch came next (ShardLoader)
+        self.worker_offset = 0
         super().__init__(self._samples, self._items)
 
     def slot(self) -> ReaderSlot:
         """This process's reader slot for the current epoch."""
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        worker = (worker + self.worker_offset) % num_workers
         shards = epoch_shards(self.shards, self.seed, self.epoch, self.shuffle)
         return reader_slot(shards, self.rank, self.world_size, worker, num_workers, self.split_by)
 

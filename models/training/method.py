@@ -129,4 +129,5 @@ class MethodTrainer(ABC):
         return {}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
+        """Restore what :meth:`extra_state` returned (on ``--resume``)."""
+        return None
