@@ -29,7 +29,7 @@ from avprep.reader.stream import (
     reader_slot,
     view_items,
 )
-from avprep.reader.views import VIEWS, View
+from avprep.reader.views import View
 
 
 def distributed_rank_world() -> tuple[int, int]:
@@ -40,11 +40,17 @@ def distributed_rank_world() -> tuple[int, int]:
 
 
 def make_view(view: View | str, config: Any = None) -> View:
+    """A view instance, or a view name resolved through the method registry
+    (:func:`models.methods.view_class`), built with ``config`` (its default when None)."""
     if isinstance(view, View):
         return view
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; known: {', '.join(sorted(VIEWS))}")
-    return VIEWS[view](config) if config is not None else VIEWS[view]()
+    from models.methods import view_class
+
+    try:
+        cls = view_class(view)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    return cls(config) if config is not None else cls()
 
 
 class ShardDataset(wds.DataPipeline):

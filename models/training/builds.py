@@ -49,8 +49,7 @@ def check_builds(
     the method's own ``check_build`` plus "no clips of the training splits"."""
     from models import methods
 
-    spec = methods.method(method)
-    check = methods.load(spec.check_build) if spec.check_build else None
+    methods.method(method)  # unknown method: KeyError naming the known ones
     wanted = set(splits) if splits else None
     problems: list[str] = []
     for source in sources:
@@ -64,6 +63,59 @@ def check_builds(
                 f"{', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}); "
                 "pick one with --split"
             )
-        if check is not None:
-            problems += [f"{source}: {p}" for p in check(info, stage)]
+        problems += [f"{source}: {p}" for p in methods.check_build(method, info, stage)]
     return problems
+
+
+# ------------------------------------------------------------------------ helpers for methods
+# A method's ``check_build(info, stage)`` can be a few calls of these; each problem names
+# the ``avprep build`` option that makes what is missing.
+
+
+def build_config(info: dict[str, Any]) -> dict[str, Any]:
+    return dict(info.get("config") or {})
+
+
+def feature_names(info: dict[str, Any]) -> set[str]:
+    """Audio feature tracks the build computed (built-in names and user-defined ones)."""
+    cfg = build_config(info)
+    names = set(cfg.get("features") or ())
+    for user in cfg.get("feature_configs") or ():
+        if isinstance(user, dict) and user.get("name"):
+            names.add(user["name"])
+    return names
+
+
+def missing_features(info: dict[str, Any], *tracks: str) -> list[str]:
+    have = feature_names(info)
+    lacking = [t for t in tracks if t not in have]
+    if not lacking:
+        return []
+    wanted = ",".join(sorted(have | set(lacking)))
+    return [
+        f"no {'/'.join(lacking)} feature track (it has {', '.join(sorted(have)) or 'none'}): "
+        f"build with --features {wanted}"
+    ]
+
+
+def missing_face(info: dict[str, Any]) -> list[str]:
+    if build_config(info).get("face_backend", "none") == "none":
+        return ["no face crops (built with --face-backend none): build with --face-backend dlib "
+                "(or fan)"]  # fmt: skip
+    return []
+
+
+def missing_alignment(info: dict[str, Any]) -> list[str]:
+    if build_config(info).get("aligner", "none") == "none":
+        return ["no phone/viseme alignment (built with --aligner none): build with "
+                "--aligner pocketsphinx (or mfa)"]  # fmt: skip
+    return []
+
+
+def missing_noise(info: dict[str, Any], levels_db: Iterable[float]) -> list[str]:
+    have = {float(x) for x in build_config(info).get("noise_levels_db") or ()}
+    lacking = [float(x) for x in levels_db if float(x) not in have]
+    if not lacking:
+        return []
+    flags = " ".join(f"--noise-db {x:g}" for x in sorted(have | set(lacking)))
+    return [f"no noisy copies at {', '.join(f'{x:g}' for x in lacking)} dB: build with {flags}"]
