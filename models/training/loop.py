@@ -248,6 +248,9 @@ def _train(
             batch = to_device(batch, device)
             scalars = trainer.train_step(batch, step)
             step += 1
+            logging_now = bool(cfg.log_every) and step % cfg.log_every == 0
+            if logging_now and device.type == "cuda":
+                torch.cuda.synchronize(device)  # honest step times at log steps
             n = _batch_len(batch)
             seen += n * env.world_size
             wait += t1 - t0
@@ -255,7 +258,7 @@ def _train(
             last = {k: float(v) for k, v in scalars.items()}
             rate = seen / busy if busy > 0 else 0.0
             logger.progress(step, {**_headline(last), "samples/s": rate})
-            if cfg.log_every and step % cfg.log_every == 0:
+            if logging_now:
                 lrs = {
                     f"lr/{name}": opt.param_groups[0]["lr"]
                     for name, opt in trainer.optimizers.items()
