@@ -59,7 +59,8 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(demo_build, tmp_path):
         for i in sa:
             for k, v in sa[i].items():
                 assert torch.equal(torch.as_tensor(v), torch.as_tensor(sb[i][k]))
-    assert a["schedulers"] == b["schedulers"] and a["extra"] == {"batches_seen": 8}
+    assert a["schedulers"] == b["schedulers"] and a["extra"]["batches_seen"] == 8
+    assert a["extra"]["out_dtype"] == "torch.float32"  # fp32 on CPU
     assert a["ranks"][0]["loader"] == b["ranks"][0]["loader"]
     # logged losses of the resumed half equal the straight run's
     la = [json.loads(x) for x in (tmp_path / "straight/scalars.jsonl").read_text().splitlines()]
@@ -142,3 +143,18 @@ def test_existing_run_needs_resume_and_init_loads_a_previous_stage(demo_build, t
     for k in p_first:
         same = torch.equal(p_first[k], p_second[k])
         assert same == (not k.startswith("decoder")), k
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_bf16_channels_last_compile_short_run(demo_build, tmp_path):
+    out = tmp_path / "gpu"
+    result = _run(demo_build, out, 4, device="cuda", compile=True, num_workers=2, sample_every=4)
+    state = ckpt.load_checkpoint(out)
+    assert result.step == 4 and state["extra"]["out_dtype"] == "torch.bfloat16"
+    assert state["extra"]["memory_format"] == "channels_last"
+    assert all(torch.isfinite(v).all() for v in state["modules"]["net"].values())
+    assert "cuda" in state["ranks"][0]["rng"]
+    rows = [json.loads(x) for x in (out / "scalars.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in rows)
+    assert (out / "samples/step-00000004.png").exists()

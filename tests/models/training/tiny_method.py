@@ -92,6 +92,8 @@ class TinyTrainer(MethodTrainer):
         self.schedulers = {"dec": torch.optim.lr_scheduler.StepLR(self.optimizers["dec"], 3, 0.5)}
         self.wrapped = ctx.wrap(self.net)
         self.batches_seen = 0
+        self.out_dtype = ""
+        self.memory_format = ""
 
     def make_view(self):
         return DavsView(DavsConfig(seq_len=self.config.seq_len))
@@ -110,6 +112,9 @@ class TinyTrainer(MethodTrainer):
         noise = 0.01 * torch.randn_like(ident) * float(np.random.rand()) * random.random()
         with self.ctx.autocast():
             out = self.wrapped(ident + noise, mfcc)
+        self.out_dtype = str(out.dtype)
+        cl = self.net.encoder[0].weight.is_contiguous(memory_format=torch.channels_last)
+        self.memory_format = "channels_last" if cl else "contiguous"
         loss = F.l1_loss(out.float(), truth)
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
@@ -152,7 +157,10 @@ class TinyTrainer(MethodTrainer):
         return {"l1": float(F.l1_loss(self.net.eval()(ident, mfcc), truth))}
 
     def extra_state(self):
-        return {"batches_seen": self.batches_seen}
+        return {
+            "batches_seen": self.batches_seen, "out_dtype": self.out_dtype,
+            "memory_format": self.memory_format,
+        }  # fmt: skip
 
     def load_extra_state(self, state):
         self.batches_seen = int(state["batches_seen"])
