@@ -128,6 +128,5 @@ class MethodTrainer(ABC):
         """Anything else to checkpoint (e.g. normalisation statistics, label tables)."""
         return {}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`extra_state` returned (on ``--resume``)."""
-        return None
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what :meth:`extra_state` returned."""
