@@ -732,6 +732,7 @@ def train_cmd(
     ckpt = f"; checkpoint {result.checkpoint}" if result.checkpoint else ""
     click.echo(f"trained {method} ({run.stage}) to step {result.step} in {out}{ckpt}")
 
+
 # ---- avprep eval: the papers' measures (models/eval); torch is imported only inside ----
 
 EVAL_EPILOG = """
