@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AVPREP_HOME ?= $(HOME)/.avprep/datasets
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo train-demo test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,14 @@ $(VENV)/.installed: pyproject.toml setup.py
 demo: setup
 	$(BIN)/avprep build demo --overwrite
 	$(BIN)/avprep inspect $(AVPREP_HOME)/demo
+
+# DAVS on the demo build, on the CPU, small batch (a few minutes); re-run to resume/extend
+TRAIN_STEPS ?= 50
+train-demo: setup
+	test -f $(AVPREP_HOME)/demo/build.json || $(BIN)/avprep build demo
+	$(BIN)/avprep train davs --data $(AVPREP_HOME)/demo --out runs/demo-davs --resume \
+	    --steps $(TRAIN_STEPS) --batch-size 2 --workers 2 --device cpu \
+	    --set sample_every=25 --set checkpoint_every=25 --set log_every=5
 
 test: setup
 	$(BIN)/ruff check .
