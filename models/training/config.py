@@ -44,6 +44,8 @@ class TrainConfig:
     tf32: bool = True  # TF32 matmuls/convolutions on Ampere+ (CUDA only)
     channels_last: bool = True  # NHWC memory format for conv nets (CUDA only)
     compile: bool = False  # torch.compile the modules the trainer wraps
+    # DDP: allow wrapped modules whose parameters get no gradient in some steps (slower)
+    ddp_find_unused_parameters: bool = False
     # schedule of side work (in steps; 0 = never, except the final checkpoint)
     log_every: int = 10
     sample_every: int = 500

@@ -70,7 +70,10 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
-def make_wrap(env: DistEnv, device: torch.device, channels_last: bool, compile_: bool):
+def make_wrap(
+    env: DistEnv, device: torch.device, channels_last: bool, compile_: bool,
+    find_unused: bool = False,
+):  # fmt: skip
     """The ``TrainContext.wrap`` of this run: channels_last, DDP, torch.compile."""
 
     def wrap(module: nn.Module) -> nn.Module:
@@ -81,7 +84,9 @@ def make_wrap(env: DistEnv, device: torch.device, channels_last: bool, compile_:
             from torch.nn.parallel import DistributedDataParallel
 
             wrapped = DistributedDataParallel(
-                module, device_ids=[device] if device.type == "cuda" else None
+                module,
+                device_ids=[device] if device.type == "cuda" else None,
+                find_unused_parameters=find_unused,
             )
         if compile_:
             wrapped = torch.compile(wrapped)
@@ -198,14 +203,15 @@ def _train(
         torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
         torch.backends.cudnn.allow_tf32 = cfg.tf32
         torch.backends.cudnn.benchmark = True
+    ctx_channels_last = cfg.channels_last and device.type == "cuda"
     ctx = TrainContext(
         device=device,
         amp_dtype=precision_dtype(cfg.precision, device),
         rank=env.rank,
         world_size=env.world_size,
-        channels_last=cfg.channels_last and device.type == "cuda",
+        channels_last=ctx_channels_last,
         compile=cfg.compile,
-        wrap=make_wrap(env, device, cfg.channels_last and device.type == "cuda", cfg.compile),
+        wrap=make_wrap(env, device, ctx_channels_last, cfg.compile, cfg.ddp_find_unused_parameters),
         data=tuple(cfg.data),
         splits=tuple(cfg.splits) if cfg.splits else None,
         run_dir=str(run_dir),
