@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from avprep.reader.stream import derive_seed
 from models import methods
 from models.data import ShardLoader, make_loader, to_device
 from models.training import checkpoint as ckpt
@@ -198,7 +199,9 @@ def _train(
     if env.is_main:
         (run_dir / CONFIG_FILE).write_text(json.dumps(run.to_json(), indent=2) + "\n")
 
-    ckpt.seed_everything(cfg.seed + env.rank)
+    # the same seed on every rank while the trainer builds its modules (identical weights
+    # even for modules DDP does not wrap), then a per-rank seed for what each rank draws
+    ckpt.seed_everything(cfg.seed)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
         torch.backends.cudnn.allow_tf32 = cfg.tf32
@@ -217,6 +220,7 @@ def _train(
         run_dir=str(run_dir),
     )
     trainer: MethodTrainer = methods.trainer_class(run.method, run.stage)(mcfg, ctx)
+    ckpt.seed_everything(derive_seed("rank", cfg.seed, env.rank) % 2**63)
     start = 0
     if state is not None:
         _restore_state(trainer, state, resume_path)
