@@ -698,7 +698,8 @@ def train_cmd(
     from avprep.reader import ShardSourceError
     from models.training.builds import BuildCheckError
     from models.training.config import CONFIG_FILE, ConfigError, resolve_config
-    from models.training.loop import RunFolderError, train
+    from models.training.distributed import DeviceError
+    from models.training.loop import EmptyDataError, RunFolderError, train
 
     out = out_dir or os.path.join("runs", f"{method}-{stage or next(iter(spec.stages))}")
     base = None
@@ -725,7 +726,10 @@ def train_cmd(
             train_values=train_values, sets=all_sets,
         )  # fmt: skip
         result = train(run, out, resume=resume, init=init_path)
-    except (ConfigError, BuildCheckError, RunFolderError, ShardSourceError) as e:
+    except (
+        ConfigError, BuildCheckError, RunFolderError, ShardSourceError, DeviceError,
+        EmptyDataError,
+    ) as e:  # fmt: skip
         raise click.ClickException(str(e)) from None
     except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from None

@@ -34,6 +34,10 @@ class DistEnv:
         return self.rank == 0
 
 
+class DeviceError(RuntimeError):
+    """The asked device is not there (the message says what to use instead)."""
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` -> this rank's GPU when CUDA is there, else the CPU; ``cuda`` -> the
     ``LOCAL_RANK``-th GPU; errors name what is missing."""
@@ -41,7 +45,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(
+            raise DeviceError(
                 f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
                 f"built with CUDA {torch.version.cuda}); use --device cpu"
             )

@@ -51,6 +51,10 @@ from models.training.method import MethodTrainer, TrainContext
 log = logging.getLogger(__name__)
 
 
+class EmptyDataError(RuntimeError):
+    """A rank's part of the data gives no batch at all."""
+
+
 class RunFolderError(RuntimeError):
     """The run folder cannot be used as asked (exists without --resume, wrong world size)."""
 
@@ -114,7 +118,7 @@ class _BatchStream:
             except StopIteration:
                 self._it = None  # the loader moved to the next epoch
         skipped = dict(getattr(self.view, "skipped", {}) or {})
-        raise RuntimeError(
+        raise EmptyDataError(
             f"rank {self.rank}: a whole epoch gave no batch. Its part of the data is empty "
             f"or the view skipped every sample{f' ({skipped})' if skipped else ''}: check "
             "--split/--selection, or use fewer ranks/workers (--set num_workers=N), or "

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+import torch
 from click.testing import CliRunner
 from tiny_method import register_tiny, unregister_tiny
 
@@ -167,3 +168,17 @@ def test_train_help_does_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "torchrun" in proc.stdout and "--resume" in proc.stdout
+
+
+def test_unusable_data_and_missing_device_are_named(demo_build, tmp_path):
+    args = ["train", "tiny", "--data", str(demo_build), "--device", "cpu", "--workers", "0",
+            "--no-progress", "--steps", "1"]  # fmt: skip
+    # every demo clip is shorter than 500 frames: the view skips them all
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--set", "seq_len=500"])
+    assert result.exit_code == 1 and "a whole epoch gave no batch" in result.output
+    assert "too_short" in result.output
+    if not torch.cuda.is_available():
+        result = CliRunner().invoke(
+            main, [*args[:4], "--device", "cuda", "--out", str(tmp_path / "b")]
+        )
+        assert result.exit_code == 1 and "CUDA is not available" in result.output
