@@ -171,6 +171,9 @@ def train(
     if not cfg.data:
         raise ValueError("no training data: give --data BUILD (repeatable)")
     run_dir = Path(out)
+    from avprep.reader import resolve_shards
+
+    resolve_shards(list(cfg.data), cfg.splits)  # ShardSourceError naming what is missing
     problems = check_builds(run.method, run.stage, cfg.data, cfg.splits)
     if problems:
         raise BuildCheckError(
