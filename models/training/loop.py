@@ -309,12 +309,14 @@ def _batch_len(batch: dict[str, Any]) -> int:
 
 
 def _headline(scalars: dict[str, float]) -> dict[str, float]:
-    """What the progress bar shows: ``loss`` (or the first scalar)."""
+    """What the progress bar shows: ``loss``, else every ``loss*`` scalar (a GAN's
+    ``loss_d``/``loss_g``), else the first scalar."""
     if "loss" in scalars:
         return {"loss": scalars["loss"]}
-    for k, v in scalars.items():
-        return {k: v}
-    return {}
+    losses = {k: v for k, v in scalars.items() if k.startswith("loss")}
+    if losses:
+        return losses
+    return dict(list(scalars.items())[:1])
 
 
 def _sample(trainer, batch, run_dir: Path, step: int, items: int, logger: RunLogger) -> None:
