@@ -173,12 +173,12 @@ def train(
     run_dir = Path(out)
     from avprep.reader import resolve_shards
 
-    resolve_shards(list(cfg.data), cfg.splits)  # ShardSourceError naming what is missing
     problems = check_builds(run.method, run.stage, cfg.data, cfg.splits)
     if problems:
         raise BuildCheckError(
             f"the data cannot train {run.method} (stage {run.stage}):\n  " + "\n  ".join(problems)
         )
+    resolve_shards(list(cfg.data), cfg.splits)  # ShardSourceError naming what is missing
     device = resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
     env = init_distributed(device)
     try:
