@@ -621,7 +621,7 @@ def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> Non
 TRAIN_EPILOG = """
 \b
 Examples:
-  avprep train davs --data demo --steps 200 --batch-size 2 --device cpu --out runs/demo
+  avprep train davs --data demo-words --steps 20 --batch-size 2 --device cpu --out runs/demo
   avprep train davs --data /data/lrw-avprep --stage word --out runs/davs-word
   avprep train davs --data /data/lrw-avprep --data /data/faces-avprep --stage joint \\
       --init runs/davs-word --out runs/davs-joint --set lr=1e-4
