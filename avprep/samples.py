@@ -27,6 +27,8 @@ import avprep
 from avprep import storage
 from avprep.build_config import BuildConfig
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.datasets.transcripts import check_transcript
+from avprep.keys import printable, printable_values
 from avprep.media import decode_clip
 from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
 from avprep.stages import Stage
@@ -216,11 +218,11 @@ class ClipProcessor:
         try:
             return step()
         except ClipRejected as e:
-            row.update(status="rejected", reason=e.reason, detail=e.detail or None)
+            row.update(status="rejected", reason=e.reason, detail=printable(e.detail) or None)
         except Exception as e:  # a bug or an unforeseen input: record it, keep building
             log.exception("clip %s failed", row["key"])
             tb = traceback.format_exception_only(type(e), e)[-1].strip()
-            row.update(status="rejected", reason="stage_error", detail=tb)
+            row.update(status="rejected", reason="stage_error", detail=printable(tb))
         return None
 
     def _run_stages(self, ref: ClipRef, defer_batched: bool) -> ClipWork:
@@ -233,6 +235,8 @@ class ClipProcessor:
         work.timings["decode"] = time.perf_counter() - t
         if ref.kind == "identity":
             return self._run_identity(work)
+        if ref.transcript and self.config.aligner != "none":  # before minutes of alignment
+            check_transcript(ref.transcript, work.media.duration)
         for stage in self.stages:
             if defer_batched and hasattr(stage, "process_batch"):
                 continue
@@ -317,7 +321,7 @@ class ClipProcessor:
 
     def _base_row(self, ref: ClipRef) -> dict[str, Any]:
         labels = ref.labels or {}
-        return {
+        row = {
             "key": ref.key,
             "dataset": ref.dataset,
             "split": ref.split,
@@ -331,6 +335,7 @@ class ClipProcessor:
             "emotion": labels.get("emotion"),
             "person_id": labels.get("person_id"),
         }
+        return printable_values(row)  # any file name -> valid UTF-8 text
 
     def _encode(self, work: ClipWork) -> dict[str, bytes]:
         ref, media = work.ref, work.media
@@ -361,10 +366,14 @@ class ClipProcessor:
             "source_fps": round(media.source_fps, 6),
             "source_size": list(media.source_size),
             "av_offset": round(media.av_offset, 6),
+            "audio_extent": list(media.audio_extent) if media.audio_extent else None,
+            "audio_stream": media.audio_stream,
+            "rotation": media.rotation,
             "labels": ref.labels,
             "versions": self.versions(),
         }
         meta.update(work.meta)
+        meta = printable_values(meta)  # any file name -> valid UTF-8 text
         meta["members"] = sorted([*fields, "json"])
         encoded = json.dumps(meta, sort_keys=True, default=_json_default).encode()
         validate_sample_meta(json.loads(encoded))  # validate exactly what is written

@@ -117,6 +117,11 @@ class AudioFeatureStage:
                 n_frames, fps, config.window, timing, usable
             )
             valid_key = f"{config.name}_valid"
+            if media.audio_extent is not None:  # frames over silence padded in: invalid
+                usable = timing.steps_within(*media.audio_extent, track.shape[0])
+                valid, starts, n_padded = window_validity(
+                    n_frames, fps, config.window, timing, usable
+                )
             work.arrays[config.name] = track
             work.arrays[valid_key] = valid
             described[config.name] = {

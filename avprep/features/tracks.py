@@ -45,6 +45,13 @@ class TrackTiming:
         hi = min(n_steps, last + 1)
         return (lo, hi) if hi > lo else (0, 0)
 
+    def steps_within(self, start: int, end: int, n_steps: int) -> tuple[int, int]:
+        """``(lo, hi)``: steps that analyse only samples in ``[start, end)`` (the real audio of
+        a clip whose audio was padded to the video's length)."""
+        lo = max(0, math.ceil((start - self.first_start) / self.hop_length))
+        hi = min(n_steps, (end - self.win_length - self.first_start) // self.hop_length + 1)
+        return (lo, hi) if hi > lo else (0, 0)
+
     def as_dict(self) -> dict[str, float | int]:
         return {
             "sample_rate": self.sample_rate,
