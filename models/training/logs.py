@@ -48,7 +48,9 @@ class RunLogger:
             return
         from torch.utils.tensorboard import SummaryWriter
 
+        # a resumed run drops what an interrupted one logged after its last checkpoint
         self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR), purge_step=start_step)
+        _truncate_jsonl(self.run_dir / SCALARS_FILE, start_step)
         self.jsonl = open(self.run_dir / SCALARS_FILE, "a", encoding="utf-8")  # noqa: SIM115
         if progress:
             from tqdm import tqdm
@@ -91,6 +93,22 @@ class RunLogger:
             self.bar.close()
         self.writer.close()
         self.jsonl.close()
+
+
+def _truncate_jsonl(path: Path, last_step: int) -> None:
+    """Keep the records of steps <= ``last_step`` (rewritten atomically)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if int(json.loads(line)["step"]) <= last_step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line of an interrupted run
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------ samples

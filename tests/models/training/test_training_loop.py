@@ -48,6 +48,8 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(demo_build, tmp_path):
     straight = _run(demo_build, tmp_path / "straight", 8)
     assert straight.step == 8
     _run(demo_build, tmp_path / "split", 4)
+    with open(tmp_path / "split/scalars.jsonl", "a") as f:  # logged after the checkpoint
+        f.write('{"step": 5, "loss": 9.0}\n{"step": 6, "lo')  # ...then killed mid-line
     resumed = _run(demo_build, tmp_path / "split", 8, resume=True)
     assert resumed.resumed_from == 4 and resumed.step == 8
     a, pa = _params(tmp_path / "straight")
