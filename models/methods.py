@@ -64,3 +64,18 @@ def trainer_class(name: str, stage: str | None = None) -> Callable[..., Any]:
 
 
 # --- registrations (one line per method; each method's package holds the rest) -------------
+register(
+    MethodSpec(
+        name="dvae",
+        config="models.dvae.config:DvaeTrainConfig",
+        stages={
+            "vae": "models.dvae.trainer:VaeTrainer",
+            "landmarks": "models.dvae.trainer:LandmarkTrainer",
+            "gan": "models.dvae.trainer:GanTrainer",
+        },
+        views={"vae": "models.dvae.view:DvaeSegments", "gan": "models.dvae.view:DvaeFaces"},
+        build_options="--features logspec_dvae --aligner pocketsphinx --face-backend dlib",
+        check_build="models.dvae.config:check_build",
+        summary="DVAE (Mittal & Wang 2020): disentangled audio VAE, then a talking-head GAN",
+    )
+)

@@ -97,3 +97,26 @@ class DvaeTrainConfig:
         self.betas_gan = tuple(self.betas_gan)  # type: ignore[assignment]
         self.val_noise_db = tuple(float(x) for x in self.val_noise_db)  # type: ignore[assignment]
         self.d_video_channels = tuple(self.d_video_channels)  # type: ignore[assignment]
+
+
+def check_build(info: dict, stage: str) -> list[str]:
+    """Problems that keep a build (its ``build.json`` content) from serving ``stage``, each
+    naming the ``avprep build`` option that fixes it."""
+    cfg = info.get("config") or {}
+    problems = []
+    if "logspec_dvae" not in (cfg.get("features") or ()):
+        problems.append("no logspec_dvae track: build with --features logspec_dvae")
+    if stage == "vae" and (cfg.get("aligner") or "none") == "none":
+        problems.append(
+            "no viseme labels (phonetics stage off): build with --aligner pocketsphinx (or mfa)"
+        )
+    if stage in ("landmarks", "gan") and (cfg.get("face_backend") or "none") == "none":
+        problems.append(
+            "no crop256 frames or landmarks_crop256 (face stage off): build with "
+            "--face-backend dlib (or fan)"
+        )
+    if stage == "gan" and (cfg.get("aligner") or "none") == "none":
+        problems.append(
+            "no viseme labels for D_frame's viseme head: build with --aligner pocketsphinx (or mfa)"
+        )
+    return problems
