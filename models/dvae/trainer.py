@@ -90,6 +90,10 @@ def _scalars(values: dict[str, torch.Tensor]) -> dict[str, float]:
     return out
 
 
+def _f(t: torch.Tensor) -> float:
+    return float(t.detach())
+
+
 def _to_uint8(images: torch.Tensor) -> np.ndarray:
     """float (..., 3, H, W) in [-1, 1] -> uint8 (..., H, W, 3)."""
     x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -278,7 +282,8 @@ class LandmarkTrainer(_DvaeStage):
         loss = landmark_l2(pred, target)
         loss.backward()
         self.optimizers["landmarks"].step()
-        return {"loss": float(loss), "error_px": float((pred - target).norm(dim=-1).mean())}
+        error = (pred.detach() - target).norm(dim=-1).mean()
+        return {"loss": float(loss.detach()), "error_px": float(error)}
 
     @torch.no_grad()
     def validate(self, batch: dict[str, Any]) -> dict[str, float]:
@@ -432,10 +437,10 @@ class GanTrainer(_DvaeStage):
         d_loss.backward()
         self.optimizers["critics"].step()
         out = {
-            "d_loss": float(d_loss), "wasserstein_frame": float(w_frame),
-            "wasserstein_video": float(w_video), "gp_frame": float(gp_f), "gp_video": float(gp_v),
-            "d_viseme_ce": float(cls_loss),
-            "d_viseme_acc": float((cls_real.argmax(1) == visemes).float().mean()),
+            "d_loss": _f(d_loss), "wasserstein_frame": _f(w_frame),
+            "wasserstein_video": _f(w_video), "gp_frame": _f(gp_f), "gp_video": _f(gp_v),
+            "d_viseme_ce": _f(cls_loss),
+            "d_viseme_acc": _f((cls_real.argmax(1) == visemes).float().mean()),
         }  # fmt: skip
         if not update_g:
             return out
@@ -456,10 +461,10 @@ class GanTrainer(_DvaeStage):
                 lm_fake = self.modules["landmarks"](fake_f)
             lm_loss = landmark_l2(lm_fake.float(), batch["mouth_landmarks"].float().flatten(0, 1))
             g_loss = g_loss + c.landmark_weight * lm_loss
-            out["g_landmark"] = float(lm_loss)
+            out["g_landmark"] = _f(lm_loss)
         g_loss.backward()
         self.optimizers["generator"].step()
-        out.update(g_loss=float(g_loss), g_adv=float(adv), g_viseme_ce=float(g_cls), g_l1=float(l1))
+        out.update(g_loss=_f(g_loss), g_adv=_f(adv), g_viseme_ce=_f(g_cls), g_l1=_f(l1))
         return out
 
     @torch.no_grad()

@@ -96,14 +96,25 @@ def test_segment_objective_one_dimensional_hand_case():
         return -0.5 * (math.log(2 * math.pi) + m * m)
 
     log_px = -0.5 * (math.log(2 * math.pi) + 0.04)
-    bound = log_px - kl(0.8, 1.0) - kl(0.0, 0.5) - kl(1.0, 2.0) + logn(1.0) + (logn(0.5) + logn(2.0)) / 4
+    bound = (
+        log_px
+        - kl(0.8, 1.0)
+        - kl(0.0, 0.5)
+        - kl(1.0, 2.0)
+        + logn(1.0)
+        + (logn(0.5) + logn(2.0)) / 4
+    )
 
     def probs(z, rows):
         w = [math.exp(-((z - r) ** 2) / 0.5) for r in rows]
         return [a / sum(w) for a in w]
 
     pv_c, pv_s, pv_e = probs(0.8, [0, 1])[1], probs(1.0, [0, 1])[1], probs(0.0, [0, 1])[1]
-    pe_e, pe_c, pe_s = probs(0.0, [0.5, -0.5])[0], probs(0.8, [0.5, -0.5])[0], probs(1.0, [0.5, -0.5])[0]
+    pe_e, pe_c, pe_s = (
+        probs(0.0, [0.5, -0.5])[0],
+        probs(0.8, [0.5, -0.5])[0],
+        probs(1.0, [0.5, -0.5])[0],
+    )
     ps_s = probs(1.0, [2.0, 0.0])[0]
     disc = math.log(pv_c) + math.log(pe_e) + math.log(ps_s)
     m_v = max(0, 0.5 + pv_s - pv_c) + max(0, 0.5 + pv_e - pv_c)
@@ -116,8 +127,8 @@ def test_segment_objective_one_dimensional_hand_case():
 
 
 def _tiny_vae(n_seq=5):
-    return DisentangledAudioVAE(n_bins=6, steps=3, hidden=8, layers=2, z_content=4, z_emotion=4,
-                                z_sequence=4, n_visemes=7, n_emotions=6, n_sequences=n_seq)  # fmt: skip
+    sizes = dict(n_bins=6, steps=3, hidden=8, layers=2, z_content=4, z_emotion=4, z_sequence=4)
+    return DisentangledAudioVAE(**sizes, n_visemes=7, n_emotions=6, n_sequences=n_seq)
 
 
 def _grad_rows(table):
