@@ -10,7 +10,9 @@ Torch-free.
   each evaluation noise level (``segments_noise-30db`` ...), cut from the build's stored noisy
   track when it has one, else computed at read time from the stored audio with the build's own
   noise recipe (:func:`avprep.features.noise.add_white_noise`) and the track's recorded
-  configuration, so a new level needs no rebuild. Training never sees noise (paper Sec. 4.3).
+  configuration, so a new level needs no rebuild (the stored audio is 16-bit FLAC, the build
+  noised the decoded float audio: the two copies differ by that quantisation, a median
+  0.001 dB on the demo clips). Training never sees noise (paper Sec. 4.3).
 """
 
 from __future__ import annotations
