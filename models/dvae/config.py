@@ -26,6 +26,9 @@ class DvaeTrainConfig:
 
     stage: str = "vae"  # "vae" (stage 1), "landmarks" (mouth-landmark regressor), "gan" (stage 2)
     batch_size: int = 0  # 0: the stage's default (STAGE_BATCH)
+    # the stage whose default batch_size holds (None: set by the user), so that choosing the
+    # stage after the defaults were applied (the core's ``--stage``) picks that stage's default
+    batch_size_default_of: str | None = None
 
     # --- input (paper Sec. 4.2: 200-bin log-magnitude spectrogram every 10 ms, T = 20)
     track: str = "logspec_dvae"
@@ -89,8 +92,13 @@ class DvaeTrainConfig:
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"DVAE stage must be one of {STAGES}, got {self.stage!r}")
-        if self.batch_size <= 0:
+        auto = self.batch_size_default_of
+        if auto is not None and self.batch_size != STAGE_BATCH.get(auto):
+            auto = None  # set by the user since
+        if self.batch_size <= 0 or (auto is not None and auto != self.stage):
             self.batch_size = STAGE_BATCH[self.stage]
+            auto = self.stage
+        self.batch_size_default_of = auto
         if self.seq_len < 2:
             raise ValueError("seq_len must be >= 2 (D_video and the auto-regression need pairs)")
         self.betas_vae = tuple(self.betas_vae)  # type: ignore[assignment]

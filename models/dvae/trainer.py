@@ -494,6 +494,9 @@ class GanTrainer(_DvaeStage):
             lm_fake = reg(fake.flatten(0, 1)).view(*fake.shape[:2], -1, 2)
             out[f"lmd/{name}"] = float(landmark_distance(lm_fake, lm_real).mean())
             if name == "clean":
+                # against the build's own landmarks (dlib/FAN) rather than the regressor's
+                stored = batch["mouth_landmarks"].float()
+                out["lmd_stored/clean"] = float(landmark_distance(lm_fake, stored).mean())
                 mse = ((fake - frames) / 2).pow(2).flatten(2).mean(-1)  # [0, 1] range
                 out["l1"] = float((fake - frames).abs().mean())
                 out["psnr"] = float((10 * torch.log10(1.0 / mse.clamp(min=1e-10))).mean())

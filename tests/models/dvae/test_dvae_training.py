@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -191,7 +192,7 @@ def test_gan_steps_update_what_they_should(tmp_path):
     assert not _changed(tr.modules["generator"], g_before)
     assert _changed(tr.modules["frame_critic"], c_before)
     val = tr.validate(batch)
-    assert {"lmd/clean", "lmd/noise-30db", "psnr", "l1"} <= val.keys()
+    assert {"lmd/clean", "lmd/noise-30db", "lmd_stored/clean", "psnr", "l1"} <= val.keys()
     sample = tr.sample(batch)
     assert sample.generated.shape == (2, 3, 32, 32, 3) and sample.generated.dtype == np.uint8
 
@@ -224,6 +225,10 @@ def test_registry_and_check_build():
     }
     assert check_build(ok, "vae") == [] and check_build(ok, "gan") == []
     assert DvaeTrainConfig(stage="gan").batch_size == 4
+    # the core applies --stage to the defaults with dataclasses.replace: the default follows
+    assert dataclasses.replace(DvaeTrainConfig(), stage="gan").batch_size == 4
+    mine = dataclasses.replace(DvaeTrainConfig(), batch_size=32)
+    assert dataclasses.replace(mine, stage="gan").batch_size == 32
     with pytest.raises(ValueError, match="stage"):
         DvaeTrainConfig(stage="nope")
 
