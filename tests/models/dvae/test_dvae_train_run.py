@@ -8,11 +8,10 @@ import json
 import pytest
 import torch
 
-pytest.importorskip("models.training.loop", reason="the training core is not merged yet")
-
-from models.training import checkpoint as ckpt  # noqa: E402
-from models.training.config import resolve_config  # noqa: E402
-from models.training.loop import train  # noqa: E402
+_CORE = "the training core is not merged yet"
+train = pytest.importorskip("models.training.loop", reason=_CORE).train
+resolve_config = pytest.importorskip("models.training.config", reason=_CORE).resolve_config
+ckpt = pytest.importorskip("models.training.checkpoint", reason=_CORE)
 
 TINY_VAE = ["lstm_hidden=16", "lstm_layers=1", "batch_size=8", "segments_per_clip=8"]
 
