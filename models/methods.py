@@ -73,7 +73,10 @@ register(
             "landmarks": "models.dvae.trainer:LandmarkTrainer",
             "gan": "models.dvae.trainer:GanTrainer",
         },
-        views={"vae": "models.dvae.view:DvaeSegments", "gan": "models.dvae.view:DvaeFaces"},
+        views={
+            "dvae_segments": "models.dvae.view:DvaeSegments",
+            "dvae_faces": "models.dvae.view:DvaeFaces",
+        },
         build_options="--features logspec_dvae --aligner pocketsphinx --face-backend dlib",
         check_build="models.dvae.config:check_build",
         summary="DVAE (Mittal & Wang 2020): disentangled audio VAE, then a talking-head GAN",

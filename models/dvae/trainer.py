@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,9 +68,16 @@ def sequence_table(sources: Sequence[str], splits: Sequence[str] | None) -> dict
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A checkpoint file, or a run folder's latest (``checkpoints/step-*.pt``)."""
+    p = Path(path)
+    if p.is_dir():
+        found = sorted((p / "checkpoints").glob("step-*.pt")) or sorted(p.glob("step-*.pt"))
+        if not found:
+            raise FileNotFoundError(f"{p} holds no checkpoints/step-*.pt")
+        p = found[-1]
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint {p} not found")
+    return torch.load(p, map_location="cpu", weights_only=False)
 
 
 def checkpoint_extra(checkpoint: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,11 @@ def test_full_size_shapes():
     assert out.px_mu.shape == out.px_logvar.shape == (1, 20, 200)
     assert vae.content_encoder.lstm.num_layers == 2 and vae.content_encoder.lstm.hidden_size == 256
     assert vae.viseme_prior.means.shape == (21, 32) and vae.emotion_prior.means.shape == (6, 32)
+    # by hand: LSTM layer = 4 gates x (in*h + h*h + 2 biases*h); "all_h" of 2 layers -> 512
+    lstm = 4 * (200 * 256 + 256 * 256 + 2 * 256) + 4 * (256 * 256 + 256 * 256 + 2 * 256)
+    heads = 2 * (512 * 32 + 32)
+    n_params = sum(p.numel() for p in vae.content_encoder.parameters())
+    assert n_params == lstm + heads
     with torch.no_grad():
         g = UNetGenerator()
         face = torch.zeros(1, 3, 256, 256)
@@ -162,6 +167,10 @@ def _gan_trainer(tmp_path) -> GanTrainer:
                        val_noise_db=(-30.0,))  # fmt: skip
     tr = GanTrainer(cfg, TrainContext(device=CPU))
     np.testing.assert_array_equal(tr.stats.mean, stats.mean)
+    (tmp_path / "vae_run/checkpoints").mkdir(parents=True, exist_ok=True)  # a run: latest
+    (tmp_path / "vae.pt").replace(tmp_path / "vae_run/checkpoints/step-00000002.pt")
+    run_cfg = dataclasses.replace(cfg, vae_checkpoint=str(tmp_path / "vae_run"))
+    assert GanTrainer(run_cfg, TrainContext(device=CPU)).loaded["vae"]
     return tr
 
 
