@@ -148,6 +148,7 @@ class VaeTrainer(_DvaeStage):
         probes = LatentProbes(c.z_content, c.z_emotion, c.n_visemes, c.n_emotions).to(ctx.device)
         self.modules = {"vae": vae, "probes": probes}
         self.vae = ctx.wrap(vae)
+        self.probes = ctx.wrap(probes)  # so DDP keeps the ranks' probes equal too
         self.optimizers = {
             "vae": torch.optim.Adam(vae.parameters(), lr=c.lr_vae, betas=c.betas_vae),
             "probes": torch.optim.Adam(probes.parameters(), lr=c.lr_probe),
@@ -185,7 +186,7 @@ class VaeTrainer(_DvaeStage):
         return out, terms
 
     def _probe_losses(self, out, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        logits = self.modules["probes"](out.q_content[0], out.q_emotion[0])
+        logits = self.probes(out.q_content[0], out.q_emotion[0])
         targets = {"viseme": batch["viseme_id"], "emotion": batch["emotion_id"]}
         loss = out.q_content[0].new_zeros(())
         accs = {}
