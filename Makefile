@@ -13,7 +13,10 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,train]'
+	# FID's Inception file only: torch-fidelity requires torchvision, which has no CPU build
+	# to match torch here; models/eval/fid.py loads its network without it
+	$(BIN)/python -m pip install -q --no-deps 'torch-fidelity>=0.3,<0.5'
 	touch $@
 
 demo: setup

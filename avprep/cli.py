@@ -562,5 +562,194 @@ def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> Non
     click.echo(describe_build(build_dir or default_build_dir(dataset), samples))
 
 
+# ---- avprep eval: the papers' measures (models/eval); torch is imported only inside ----
+
+EVAL_EPILOG = """
+\b
+Inputs: REAL and GENERATED are a video file each, or folders of videos and/or folders of
+frame images, paired by name (relative path without extension). Every command prints a
+table and writes the full result (summary, per-clip rows, skipped clips with the reason)
+as JSON to --json. See docs/results.md for the papers' figures.
+"""
+
+
+def _eval_output(result: dict, json_path: str) -> None:
+    from models.eval.runner import format_table, write_json
+
+    click.echo(format_table(result))
+    click.echo(f"wrote {write_json(result, json_path)}")
+
+
+def _eval_run(fn, *args, **kwargs) -> dict:
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, FileNotFoundError, ModuleNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _json_option(measure: str):
+    return click.option(
+        "--json",
+        "json_path",
+        default=f"eval_{measure}.json",
+        show_default=True,
+        help="Where to write the result as JSON.",
+    )
+
+
+_device_option = click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+)
+_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
+
+
+@main.group("eval", epilog=EVAL_EPILOG)
+def eval_group() -> None:
+    """Measure generated talking faces the way the papers and the field do."""
+
+
+@eval_group.command("quality", epilog=EVAL_EPILOG)
+@click.argument("real")
+@click.argument("generated")
+@_json_option("quality")
+@_progress_option
+def eval_quality_cmd(real: str, generated: str, json_path: str, no_progress: bool) -> None:
+    """PSNR and SSIM per frame (Wang 2004 Gaussian window), mean over frames then clips."""
+    from models.eval.runner import evaluate_quality
+
+    _eval_output(_eval_run(evaluate_quality, real, generated, not no_progress), json_path)
+
+
+@eval_group.command("lmd", epilog=EVAL_EPILOG)
+@click.argument("real")
+@click.argument("generated")
+@click.option(
+    "--face-backend", type=click.Choice(["dlib", "fan"]), default="dlib", show_default=True
+)
+@click.option("--fan-weights", help="FAN 2D weights file (default: $TORCH_HOME/hub/checkpoints).")
+@_device_option
+@_json_option("lmd")
+@_progress_option
+def eval_lmd_cmd(
+    real: str,
+    generated: str,
+    face_backend: str,
+    fan_weights: str | None,
+    device: str,
+    json_path: str,
+    no_progress: bool,
+) -> None:
+    """Mouth landmark distance (points 48-67) in crop pixels (DVAE Sec. 4.3)."""
+    from models.eval.runner import evaluate_lmd
+
+    result = _eval_run(
+        evaluate_lmd, real, generated, face_backend, fan_weights, device, not no_progress
+    )
+    _eval_output(result, json_path)
+
+
+@eval_group.command("sync", epilog=EVAL_EPILOG)
+@click.argument("videos")
+@click.option(
+    "--syncnet-weights",
+    envvar="AVPREP_SYNCNET",
+    help="syncnet_v2.model (syncnet_python's public weights; also $AVPREP_SYNCNET).",
+)
+@click.option(
+    "--crop",
+    type=click.Choice(["resize", "detect"]),
+    default="resize",
+    show_default=True,
+    help="resize: videos are face crops (Wav2Lip's LRS script); detect: crop the face track "
+    "first (syncnet_python's run_pipeline geometry on avprep's dlib boxes).",
+)
+@click.option("--vshift", type=int, default=15, show_default=True, help="Offsets searched (+-).")
+@_device_option
+@_json_option("sync")
+@_progress_option
+def eval_sync_cmd(
+    videos: str,
+    syncnet_weights: str | None,
+    crop: str,
+    vshift: int,
+    device: str,
+    json_path: str,
+    no_progress: bool,
+) -> None:
+    """LSE-C and LSE-D of generated videos with their own sound (Wav2Lip's evaluation)."""
+    from models.eval.runner import evaluate_sync
+
+    result = _eval_run(
+        evaluate_sync, videos, syncnet_weights, crop, vshift, device, not no_progress
+    )
+    _eval_output(result, json_path)
+
+
+@eval_group.command("fid", epilog=EVAL_EPILOG)
+@click.argument("real")
+@click.argument("generated")
+@click.option(
+    "--inception-weights",
+    envvar="AVPREP_INCEPTION",
+    help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth (also $AVPREP_INCEPTION).",
+)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@_device_option
+@_json_option("fid")
+@_progress_option
+def eval_fid_cmd(
+    real: str,
+    generated: str,
+    inception_weights: str | None,
+    batch_size: int,
+    device: str,
+    json_path: str,
+    no_progress: bool,
+) -> None:
+    """Frechet Inception Distance of all generated frames against all real frames."""
+    from models.eval.runner import evaluate_fid
+
+    result = _eval_run(
+        evaluate_fid, real, generated, inception_weights, device, batch_size, not no_progress
+    )
+    _eval_output(result, json_path)
+
+
+@eval_group.command("lipreading")
+@click.argument("logits_npz")
+@_json_option("lipreading")
+def eval_lipreading_cmd(logits_npz: str, json_path: str) -> None:
+    """Top-1 word accuracy (DAVS Table 3) from an .npz with 'labels' and any of
+    'video_logits', 'audio_logits', 'combined_logits' (N x 500)."""
+    from models.eval.runner import evaluate_lipreading
+
+    _eval_output(_eval_run(evaluate_lipreading, logits_npz), json_path)
+
+
+@eval_group.command("retrieval")
+@click.argument("embeddings_npz")
+@click.option("--chunk", type=int, default=2048, show_default=True, help="Queries per block.")
+@_device_option
+@_json_option("retrieval")
+def eval_retrieval_cmd(embeddings_npz: str, chunk: int, device: str, json_path: str) -> None:
+    """Audio<->video R@1, R@10, Med R (DAVS Table 3) from an .npz with row-aligned
+    'audio' and 'video' embeddings."""
+    from models.eval.runner import evaluate_retrieval
+
+    _eval_output(_eval_run(evaluate_retrieval, embeddings_npz, chunk, device), json_path)
+
+
+@eval_group.command("word-info")
+@click.argument("features_npz")
+@click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@_json_option("word_info")
+def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) -> None:
+    """Word information left in identity features: linear-SVM word accuracy (DAVS Sec. 4.2)
+    from an .npz with 'features' and 'words' (or train_/test_ pairs)."""
+    from models.eval.runner import evaluate_word_information
+
+    _eval_output(_eval_run(evaluate_word_information, features_npz, test_fraction), json_path)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -128,5 +128,5 @@ class MethodTrainer(ABC):
         """Anything else to checkpoint (e.g. normalisation statistics, label tables)."""
         return {}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what :meth:`extra_state` returned."""
