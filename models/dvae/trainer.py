@@ -29,7 +29,6 @@ from models.data.collate import images_to_float
 from models.dvae.config import DvaeTrainConfig
 from models.dvae.losses import (
     gradient_penalty,
-    landmark_distance,
     landmark_l2,
     segment_objective,
 )
@@ -486,13 +485,26 @@ class GanTrainer(_DvaeStage):
 
     @torch.no_grad()
     def validate(self, batch: dict[str, Any]) -> dict[str, float]:
-        """LMD (pixels, the regressor on real and generated frames, as the paper ran FAN on
-        both) on clean audio and on each noise level present in the batch, side by side;
-        plus L1 and PSNR on clean audio. z_c is the posterior mean here (deterministic)."""
+        """LMD (pixels; the regressor on real and generated frames, as the paper ran FAN on
+        both; :func:`models.eval.landmark_distance.mouth_landmark_distance` per clip, mean
+        over clips) on clean audio and on each noise level present in the batch, side by
+        side; on clean audio also LMD against the build's landmarks, L1, PSNR and SSIM
+        (:mod:`models.eval.image_quality`, Table 2). z_c is the posterior mean here."""
+        from models.eval.image_quality import batch_psnr_ssim, generator_to_uint8
+        from models.eval.landmark_distance import mouth_landmark_distance
+
         self._check_ready()
         frames, _ = self._inputs(batch)
         reg = self.modules["landmarks"]
-        lm_real = reg(frames.flatten(0, 1)).view(*frames.shape[:2], -1, 2)
+
+        def landmarks(x: torch.Tensor) -> np.ndarray:
+            return reg(x.flatten(0, 1)).view(*x.shape[:2], -1, 2).float().cpu().numpy()
+
+        def lmd(real: np.ndarray, fake: np.ndarray) -> float:
+            pairs = zip(real, fake, strict=True)
+            return float(np.mean([mouth_landmark_distance(r, f) for r, f in pairs]))
+
+        lm_real = landmarks(frames)
         out: dict[str, float] = {}
         conditions = [("clean", batch["segments"])]
         for level in self.config.val_noise_db:
@@ -500,15 +512,14 @@ class GanTrainer(_DvaeStage):
                 conditions.append((f"noise{noise_level_tag(level)}db", batch[noisy_key(level)]))
         for name, segs in conditions:
             fake = self._generate(batch, segs)
-            lm_fake = reg(fake.flatten(0, 1)).view(*fake.shape[:2], -1, 2)
-            out[f"lmd/{name}"] = float(landmark_distance(lm_fake, lm_real).mean())
+            lm_fake = landmarks(fake)
+            out[f"lmd/{name}"] = lmd(lm_real, lm_fake)
             if name == "clean":
-                # against the build's own landmarks (dlib/FAN) rather than the regressor's
-                stored = batch["mouth_landmarks"].float()
-                out["lmd_stored/clean"] = float(landmark_distance(lm_fake, stored).mean())
-                mse = ((fake - frames) / 2).pow(2).flatten(2).mean(-1)  # [0, 1] range
+                stored = batch["mouth_landmarks"].float().cpu().numpy()
+                out["lmd_stored/clean"] = lmd(stored, lm_fake)
                 out["l1"] = float((fake - frames).abs().mean())
-                out["psnr"] = float((10 * torch.log10(1.0 / mse.clamp(min=1e-10))).mean())
+                real8 = batch["frames"].flatten(0, 1).movedim(-1, 1).float()
+                out.update(batch_psnr_ssim(real8, generator_to_uint8(fake.flatten(0, 1))))
         return out
 
     @torch.no_grad()

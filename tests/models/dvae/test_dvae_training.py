@@ -201,7 +201,7 @@ def test_gan_steps_update_what_they_should(tmp_path):
     assert not _changed(tr.modules["generator"], g_before)
     assert _changed(tr.modules["frame_critic"], c_before)
     val = tr.validate(batch)
-    assert {"lmd/clean", "lmd/noise-30db", "lmd_stored/clean", "psnr", "l1"} <= val.keys()
+    assert {"lmd/clean", "lmd/noise-30db", "lmd_stored/clean", "psnr", "ssim", "l1"} <= val.keys()
     sample = tr.sample(batch)
     assert sample.generated.shape == (2, 3, 32, 32, 3) and sample.generated.dtype == np.uint8
 
