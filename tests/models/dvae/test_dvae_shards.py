@@ -79,3 +79,14 @@ def test_face_view_adds_noisy_copies_outside_training(cremad_build):
     train_view = DvaeFaces(DvaeConfig(seq_len=4), (-30.0,), train_splits=("val",))
     (plain,) = train_view(sample, rng())
     assert noisy_key(-30.0) not in plain
+
+
+def test_view_config_and_normalisation_import_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import models.dvae.view, models.dvae.normalize, models.dvae.config; "
+        "sys.exit(1 if 'torch' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
