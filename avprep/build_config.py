@@ -34,6 +34,8 @@ class BuildConfig:
     aligner: str = "none"  # "none" | "pocketsphinx" | "mfa"
     aligner_options: dict[str, Any] = field(default_factory=dict)
     align_batch: int = 32  # clips per aligner call for batching aligners (MFA)
+    recognize: str = "auto"  # clips without a transcript: "auto" recognise phones | "off"
+    recognizer: str = "words"  # "words" (LM + alignment) | "phones" (phone loop)
     limit: int | None = None
     splits: tuple[str, ...] = ()
     speakers: tuple[str, ...] = ()

@@ -190,6 +190,20 @@ def _csv(value: str | None) -> tuple[str, ...]:
     help="Forced aligner for phone/viseme labels of clips with transcripts.",
 )
 @click.option(
+    "--recognize",
+    type=click.Choice(["auto", "off"]),
+    default="auto",
+    show_default=True,
+    help="Clips without a transcript: recognise their phones (auto) or leave them unlabelled.",
+)
+@click.option(
+    "--recognizer",
+    type=click.Choice(["words", "phones"]),
+    default="words",
+    show_default=True,
+    help="Recognition for clips without a transcript: word LM + alignment, or a phone loop.",
+)
+@click.option(
     "--mfa-acoustic-model",
     default="english_us_arpa",
     show_default=True,
@@ -269,6 +283,8 @@ def build(
     noise_features: str,
     noise_seed: int,
     aligner: str,
+    recognize: str,
+    recognizer: str,
     mfa_acoustic_model: str,
     mfa_dictionary: str,
     mfa_jobs: int,
@@ -321,6 +337,8 @@ def build(
         aligner=aligner,
         aligner_options=_mfa_options(aligner, mfa_acoustic_model, mfa_dictionary, mfa_jobs),
         align_batch=align_batch,
+        recognize=recognize,
+        recognizer=recognizer,
         limit=limit,
         splits=tuple(splits),
         speakers=_csv(speakers),
@@ -370,6 +388,14 @@ def build(
     )
     for reason, n in c["rejected_by_reason"].items():
         click.echo(f"  rejected {reason}: {n}")
+    n_recognized = c.get("labels_by_source", {}).get("recognized", 0)
+    if n_recognized:
+        click.echo(
+            f"note: {n_recognized} clips had no transcript; their phone labels were recognised "
+            f"({config.recognizer} recogniser, median confidence "
+            f"{c['recognized_confidence_median']}). Give --transcripts FILE for transcript "
+            "labels, or --recognize off to leave such clips unlabelled."
+        )
 
 
 def _mfa_options(aligner: str, model: str, dictionary: str, jobs: int) -> dict:
@@ -383,7 +409,7 @@ def _mfa_options(aligner: str, model: str, dictionary: str, jobs: int) -> dict:
     "--root",
     required=True,
     type=click.Path(exists=True, file_okay=False),
-    help="Folder of audio/video files with same-name .txt transcripts.",
+    help="Folder of audio/video files, with same-name .txt transcripts where available.",
 )
 @click.option(
     "--out",
@@ -407,6 +433,20 @@ def _mfa_options(aligner: str, model: str, dictionary: str, jobs: int) -> dict:
     show_default=True,
     help="Clips per aligner call (MFA runs once per batch, one folder per speaker).",
 )
+@click.option(
+    "--recognize",
+    type=click.Choice(["auto", "off"]),
+    default="auto",
+    show_default=True,
+    help="Files without a .txt: recognise their words and phones (auto) or skip them.",
+)
+@click.option(
+    "--recognizer",
+    type=click.Choice(["words", "phones"]),
+    default="words",
+    show_default=True,
+    help="Recognition for files without a .txt: word LM + alignment, or a phone loop.",
+)
 def align_cmd(
     root: str,
     out: str,
@@ -415,8 +455,11 @@ def align_cmd(
     mfa_dictionary: str,
     mfa_jobs: int,
     batch_size: int,
+    recognize: str,
+    recognizer: str,
 ) -> None:
-    """Force-align a folder of recordings + transcripts; write MFA-style TextGrids.
+    """Force-align a folder of recordings + transcripts (recognise those without a .txt);
+    write MFA-style TextGrids.
 
     \b
     Tiers: `words` and `phones` (39 ARPAbet phones without stress, SIL for silence).
@@ -442,14 +485,17 @@ def align_cmd(
             aligner_options=options,
             progress=progress,
             batch_size=batch_size,
+            recognize=recognize,
+            recognizer=recognizer,
         )
     except MfaUnavailable as e:
         raise click.ClickException(str(e)) from None
     finally:
         bar.close()
     click.echo(
-        f"{len(report.aligned)} aligned, {len(report.rejected)} rejected, "
-        f"{len(report.no_transcript)} without transcript -> {out}"
+        f"{len(report.aligned)} aligned, {len(report.recognized)} recognised (no .txt), "
+        f"{len(report.rejected)} rejected, {len(report.no_transcript)} skipped without "
+        f"transcript -> {out}"
     )
     for rel, why in sorted(report.rejected.items()):
         click.echo(f"  rejected {rel}: {why}")
@@ -484,6 +530,13 @@ def align_cmd(
     help="Also write a compact copy of the selected samples' shards here.",
 )
 @click.option("--samples-per-shard", type=int, default=1000, show_default=True)
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Only clips whose phone labels are at least this confident (transcripts: 1.0; "
+    "recognised labels: the recogniser's confidence, see the manifest's label_confidence).",
+)
 def select_samples_cmd(
     corpus: str,
     build_dir: str | None,
@@ -497,12 +550,14 @@ def select_samples_cmd(
     out_dir: str | None,
     reshard_dir: str | None,
     samples_per_shard: int,
+    min_confidence: float | None,
 ) -> None:
     """Phoneme-histogram sample selection (CRAN, Song et al. 2019, Algorithm 1).
 
     Works from the build's manifest alone (its phone histograms come from
-    `avprep build ... --aligner pocketsphinx`). Writes selection.parquet (key, rank,
-    selected), selection.json (summary) and selection.png (histograms before/after).
+    `avprep build ... --aligner pocketsphinx`, recognised for clips without transcripts).
+    Writes selection.parquet (key, rank, selected), selection.json (summary) and
+    selection.png (histograms before/after).
     """
     from avprep import selection as sel
     from avprep.reshard import reshard, reshard_summary
@@ -518,6 +573,7 @@ def select_samples_cmd(
             distance=distance,
             split=split,
             ranking=ranking,
+            min_confidence=min_confidence,
         )
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None

@@ -109,7 +109,14 @@ def make_stages(config: BuildConfig) -> list[Stage]:
     if config.aligner != "none":
         from avprep.phonetics.stage import PhoneticsStage
 
-        stages.append(PhoneticsStage(config.aligner, aligner_options=config.aligner_options))
+        stages.append(
+            PhoneticsStage(
+                config.aligner,
+                aligner_options=config.aligner_options,
+                recognize=config.recognize,
+                recognizer=config.recognizer,
+            )
+        )
     return stages
 
 

@@ -78,6 +78,8 @@ MANIFEST_SCHEMA = pa.schema(
         ("good_run_start", pa.int32()),
         ("good_run_length", pa.int32()),
         ("phone_hist", pa.list_(pa.int32())),
+        ("label_source", pa.string()),
+        ("label_confidence", pa.float64()),
         ("seconds", pa.float64()),
     ]
 )

@@ -102,6 +102,7 @@ class SelectionParams:
     distance: str = "l1"
     split: str | None = "train"
     ranking: str = "rarity"
+    min_confidence: float | None = None  # drop clips whose label_confidence is lower
 
 
 @dataclass
@@ -206,7 +207,7 @@ def distance_to_uniform(counts: np.ndarray, distance: str = "l1") -> float:
 # --------------------------------------------------------------------------- input
 
 
-_MANIFEST_COLUMNS = ("key", "split", "status", "phone_hist")
+_MANIFEST_COLUMNS = ("key", "split", "status", "phone_hist", "label_confidence")
 
 
 def _manifest_batches(
@@ -227,10 +228,15 @@ def _manifest_batches(
 
 
 def load_candidates(
-    manifest: pa.Table | str | os.PathLike, split: str | None = "train"
+    manifest: pa.Table | str | os.PathLike,
+    split: str | None = "train",
+    min_confidence: float | None = None,
 ) -> tuple[pa.Array, np.ndarray, list[str]]:
     """Candidate keys, their (N, 39) int32 phone histograms, and notes for the user.
 
+    ``min_confidence`` drops clips whose ``label_confidence`` (1.0 for transcript labels,
+    the recogniser's confidence for recognised ones) is lower; a manifest without that
+    column predates recognition, so all its labels came from transcripts and pass.
     Raises :class:`NoPhoneHistogramsError` when no ok clip carries a histogram.
     """
     cols, num_rows, batches = _manifest_batches(manifest)
@@ -240,6 +246,8 @@ def load_candidates(
     if split is not None and "split" not in cols:
         raise ValueError("manifest has no 'split' column; pass split=None to use every clip")
     has_hist = "phone_hist" in cols
+    use_conf = min_confidence is not None and "label_confidence" in cols
+    n_low_conf = 0
     key_parts: list[pa.Array] = []
     # filled in place; pages past the last candidate are never touched, so cost no memory
     hists = np.empty((num_rows, N_PHONES), dtype=np.int32)
@@ -259,6 +267,12 @@ def load_candidates(
         if not has_hist:
             continue
         mask = pc.and_(mask, pc.is_valid(batch["phone_hist"]))
+        if use_conf:
+            confident = pc.fill_null(
+                pc.greater_equal(batch["label_confidence"], min_confidence), True
+            )
+            n_low_conf += pc.sum(pc.and_(mask, pc.invert(confident))).as_py() or 0
+            mask = pc.and_(mask, confident)
         rows = batch.filter(mask)
         if rows.num_rows == 0:
             continue
@@ -277,12 +291,19 @@ def load_candidates(
         raise ValueError(f"manifest has no clips in split {split!r}; splits: {sorted(splits_seen)}")
     if n_ok == 0:
         raise ValueError(f"manifest has no ok clips in split {split!r}")
+    if n_cand == 0 and n_low_conf:
+        raise NoPhoneHistogramsError(
+            f"every clip with a phone histogram ({n_low_conf}) has a label confidence below "
+            f"{min_confidence}; lower --min-confidence or supply transcripts (--transcripts)"
+        )
     if n_cand == 0:
         raise NoPhoneHistogramsError(
             "the manifest has no phone histograms (column 'phone_hist' is missing or empty): "
-            "this build ran no forced alignment. Rebuild with the phonetics stage enabled, "
-            "e.g. `avprep build <corpus> --root ... --out ... --aligner pocketsphinx` "
-            "(transcripts are required), then run select-samples again."
+            "this build ran no forced alignment or phone recognition. Rebuild with the "
+            "phonetics stage enabled, e.g. "
+            "`avprep build <corpus> --root ... --out ... --aligner pocketsphinx` (clips "
+            "without transcripts get recognised labels unless --recognize off), then run "
+            "select-samples again."
         )
     hists = hists[:n_cand]
     pool.release_unused()
@@ -291,7 +312,11 @@ def load_candidates(
     if keys.null_count:
         raise ValueError("manifest has ok rows with a null key")
     messages: list[str] = []
-    missing = n_ok - len(hists)
+    if n_low_conf:
+        messages.append(
+            f"{n_low_conf} clips with label confidence below {min_confidence} are not candidates"
+        )
+    missing = n_ok - len(hists) - n_low_conf
     if missing:
         messages.append(
             f"{missing} of {n_ok} ok clips have no phone histogram "
@@ -365,10 +390,14 @@ def select_samples(
     distance: str = "l1",
     split: str | None = "train",
     ranking: str = "rarity",
+    min_confidence: float | None = None,
 ) -> SelectionResult:
     """Run Algorithm 1 on a manifest (a ``pyarrow.Table``, a ``manifest.parquet`` path or
-    a build folder). ``split=None`` uses every split."""
-    params = SelectionParams(n_min, n_max, k, seed, distance, split, ranking)
+    a build folder). ``split=None`` uses every split; ``min_confidence`` keeps only clips
+    whose phone labels are at least that confident (see :func:`load_candidates`)."""
+    params = SelectionParams(n_min, n_max, k, seed, distance, split, ranking, min_confidence)
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be in [0, 1] (got {min_confidence})")
     if distance not in DISTANCES:
         raise ValueError(f"unknown distance {distance!r}; choose one of {', '.join(DISTANCES)}")
     if ranking not in RANKINGS:
@@ -378,7 +407,7 @@ def select_samples(
     if k < 1:
         raise ValueError(f"need k >= 1 (got k={k})")
     source = None if isinstance(manifest, pa.Table) else os.fspath(manifest)
-    keys, hists, messages = load_candidates(manifest, split)
+    keys, hists, messages = load_candidates(manifest, split, min_confidence)
     n_clips = len(hists)
     lo, hi = n_min, n_max
     if n_clips < hi:

@@ -1,9 +1,15 @@
-"""Alignment real-time factor per core, per backend.
+"""Alignment real-time factor per core, per backend, and the same for phone recognition
+(the labels of clips without a transcript) with its accuracy against the forced alignments.
 
 RTF = CPU seconds spent aligning / seconds of audio, measured in this single process (one
 core), so it reads directly as "x real time per core". Speech: the bundled LibriVox clips
 and praatio's bobby/mary recordings. Target for pocketsphinx: <= 0.1. MFA is timed only
 where a working ``mfa`` executable and its models are installed (one batch, one process).
+
+Recognition (``avprep.phonetics.recognizer``, both methods): RTF per core (target <= 0.2),
+and per clip the phone error rate and the cosine similarity of the recognised phone
+histogram to the true one. Truth: pocketsphinx's reference alignments in ``tests/data`` for
+the LibriVox clips, the forced alignment of the known sentence for bobby and mary.
 
     python benchmarks/bench_align.py [--repeats 5]
 """
@@ -22,8 +28,17 @@ import soundfile as sf
 import soxr
 
 from avprep.phonetics.aligner import AlignRequest, speech_seconds
+from avprep.phonetics.alignment import phone_histogram
 from avprep.phonetics.mfa_aligner import MfaAligner, MfaUnavailable
+from avprep.phonetics.phoneset import PHONES, SIL, normalize_phone
 from avprep.phonetics.pocketsphinx_aligner import PocketSphinxAligner
+from avprep.phonetics.recognizer import (
+    RECOGNIZERS,
+    PocketSphinxRecognizer,
+    RecognizerConfig,
+    histogram_cosine,
+    phone_error_rate,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,6 +81,63 @@ def bench_pocketsphinx(data, repeats: int) -> dict:
             "audio_s": round(total, 2), "clips": len(data) * repeats}  # fmt: skip
 
 
+def true_phones(data) -> dict[str, list[str]]:
+    al = PocketSphinxAligner()
+    out = {}
+    for name, a, text in data:
+        ref = REPO / "tests" / "data" / f"pocketsphinx_ref_{name}.phone.json"
+        if ref.exists():
+            words = json.loads(ref.read_text())["w"]
+            out[name] = [normalize_phone(p["t"]) for w in words for p in w["w"]]
+        else:
+            out[name] = [p.label for p in al.align(a, text).phones]
+    return out
+
+
+def bench_recognition(data, repeats: int) -> dict:
+    truth = true_phones(data)
+    audio_s = sum(len(a) for _, a, _ in data) / 16000
+    out: dict = {}
+    for method in RECOGNIZERS:
+        rec = PocketSphinxRecognizer(RecognizerConfig(method=method))
+        setup_cpu, _ = timed(rec.setup)
+        clips = {}
+        for name, a, _ in data:  # also the warm-up
+            r = rec.recognize(a)
+            hyp = [p.label for p in r.alignment.phones]
+            true_hist = [sum(p == q for p in truth[name]) for q in PHONES]
+            clips[name] = {
+                "phone_error_rate": round(phone_error_rate(truth[name], hyp), 4),
+                "hist_cosine": round(
+                    histogram_cosine(phone_histogram(r.alignment.phones), true_hist), 4
+                ),
+                "confidence": r.confidence,
+                "true_phones": sum(p != SIL for p in truth[name]),
+                "hypothesis": r.hypothesis,
+            }
+        cpu = wall = 0.0
+        for _ in range(repeats):
+            for _, a, _ in data:
+                c, w = timed(lambda a=a, rec=rec: rec.recognize(a))
+                cpu, wall = cpu + c, wall + w
+        total = audio_s * repeats
+        out[method] = {
+            "rtf_cpu_per_core": round(cpu / total, 4),
+            "rtf_wall": round(wall / total, 4),
+            "setup_cpu_s": round(setup_cpu, 3),
+            "mean_phone_error_rate": round(
+                float(np.mean([c["phone_error_rate"] for c in clips.values()])), 4
+            ),
+            "mean_hist_cosine": round(
+                float(np.mean([c["hist_cosine"] for c in clips.values()])), 4
+            ),
+            "clips": clips,
+        }
+    out["default"] = "words"
+    out["target_rtf"] = 0.2
+    return out
+
+
 def bench_mfa(data) -> dict:
     al = MfaAligner()
     try:
@@ -96,6 +168,7 @@ def main() -> None:
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
         "pocketsphinx": bench_pocketsphinx(data, args.repeats),
         "mfa": bench_mfa(data),
+        "recognition": bench_recognition(data, args.repeats),
         "target_rtf_pocketsphinx": 0.1,
     }
     print(json.dumps(result, indent=2))

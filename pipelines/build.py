@@ -185,6 +185,15 @@ def finalize(
         )
         if st == "ok"
     )
+    label_rows = list(
+        zip(
+            table.column("label_source").to_pylist(),
+            table.column("label_confidence").to_pylist(),
+            strict=True,
+        )
+    )
+    sources = Counter(src for src, _ in label_rows if src)
+    recognized_conf = sorted(c for src, c in label_rows if src == "recognized" and c is not None)
     info = {
         "avprep_version": avprep.__version__,
         "config": cfg.to_dict(),
@@ -197,6 +206,12 @@ def finalize(
             "rejected_by_reason": dict(sorted(reasons.items())),
             "ok_by_split": dict(sorted(by_split.items())),
             "shards": len(shards),
+            "labels_by_source": dict(sorted(sources.items())),
+            "recognized_confidence_median": (
+                round(float(recognized_conf[len(recognized_conf) // 2]), 4)
+                if recognized_conf
+                else None
+            ),
         },
         "shards": shards,
     }

@@ -22,7 +22,8 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def demo_corpus(tmp_path_factory) -> Path:
-    return make_demo_corpus(tmp_path_factory.mktemp("demo_corpus"))
+    # the talking clips only (6 videos + transcripts): what `build folder` tests read
+    return make_demo_corpus(tmp_path_factory.mktemp("demo_corpus"), parts=("talking",))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """``avprep align``: align a folder of audio/video files with same-name ``.txt`` transcripts
 and write MFA-compatible TextGrids (tiers ``words`` and ``phones``), mirroring the folder.
 
-A file without a transcript is skipped, a clip the aligner rejects is listed with its
+A file without a transcript gets recognised labels (:mod:`avprep.phonetics.recognizer`; its
+confidence goes into the report) unless ``recognize`` is ``"off"``, in which case it is
+listed as without transcript; a clip the aligner or recogniser rejects is listed with its
 reason; both go into ``OUT/align_report.json`` so nothing is dropped silently. Clips are
 sent to the aligner in batches (MFA aligns one batch per process, one folder per speaker:
 the clip's parent folder).
@@ -20,6 +22,7 @@ import numpy as np
 
 from avprep.clips import ClipRejected
 from avprep.phonetics.aligner import SAMPLE_RATE, AlignRequest, PhoneAligner, make_aligner
+from avprep.phonetics.recognizer import PocketSphinxRecognizer, RecognizerConfig
 from avprep.phonetics.textgrids import write_textgrid
 
 AUDIO_EXTS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus")
@@ -49,7 +52,8 @@ def read_audio_16k(path: str | os.PathLike[str]) -> np.ndarray:
 class FolderReport:
     aligned: list[str] = field(default_factory=list)  # relative paths of media files
     rejected: dict[str, str] = field(default_factory=dict)  # relpath -> "reason: detail"
-    no_transcript: list[str] = field(default_factory=list)
+    no_transcript: list[str] = field(default_factory=list)  # skipped (recognize="off")
+    recognized: dict[str, float] = field(default_factory=dict)  # relpath -> confidence
     guessed_words: dict[str, list[str]] = field(default_factory=dict)
     aligner: str = ""
     versions: dict[str, str] = field(default_factory=dict)
@@ -67,10 +71,14 @@ def align_folder(
     aligner_options: dict[str, Any] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     batch_size: int = 32,
+    recognize: str = "auto",
+    recognizer: str = "words",
 ) -> FolderReport:
-    """Align every media file under ``root`` that has ``<same name>.txt`` beside it; write
-    ``out/<relative path>.TextGrid`` and ``out/align_report.json``. ``progress(done, total,
-    relpath)`` is called after each file."""
+    """Align every media file under ``root`` that has ``<same name>.txt`` beside it, and
+    recognise the others (``recognize="auto"``); write ``out/<relative path>.TextGrid`` and
+    ``out/align_report.json``. ``progress(done, total, relpath)`` is called after each file."""
+    if recognize not in ("auto", "off"):
+        raise ValueError(f"recognize must be 'auto' or 'off', not {recognize!r}")
     root_p, out_p = Path(root), Path(out)
     if not root_p.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
@@ -79,6 +87,7 @@ def align_folder(
     report = FolderReport(aligner=al.name, versions=al.versions())
     files = _media_files(root_p)
     done = 0
+    rec = PocketSphinxRecognizer(RecognizerConfig(method=recognizer))
 
     def tick(rel: str) -> None:
         nonlocal done
@@ -106,7 +115,7 @@ def align_folder(
     for path in files:
         rel = path.relative_to(root_p).as_posix()
         txt = path.with_suffix(".txt")
-        if not txt.exists():
+        if not txt.exists() and recognize == "off":
             report.no_transcript.append(rel)
             tick(rel)
             continue
@@ -118,6 +127,18 @@ def align_folder(
             continue
         except Exception as e:  # noqa: BLE001 - any undecodable file is a rejection
             report.rejected[rel] = f"corrupt_media: {type(e).__name__}: {e}"
+            tick(rel)
+            continue
+        if not txt.exists():
+            try:
+                result = rec.recognize(audio)
+            except ClipRejected as e:
+                report.rejected[rel] = str(e)
+            else:
+                dest = out_p / Path(rel).with_suffix(".TextGrid")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                write_textgrid(result.alignment, dest)
+                report.recognized[rel] = result.confidence
             tick(rel)
             continue
         speaker = path.parent.relative_to(root_p).as_posix() or "speaker"

@@ -360,6 +360,9 @@ class DvaeConfig:
     stream: str = "crop256"
     random_start: bool = True
     defer_jpeg: bool = False
+    # [phon, issue 16] visemes recognised without a transcript are noisier than aligned
+    # ones: clips labelled that way are skipped ("recognized_visemes") unless this is True
+    allow_recognized_visemes: bool = False
     _default_emotion_id: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
@@ -367,6 +370,13 @@ class DvaeConfig:
             if self.default_emotion not in EMOTIONS:
                 raise ValueError(f"default_emotion must be one of {EMOTIONS} or None")
             self._default_emotion_id = EMOTIONS.index(self.default_emotion)
+
+
+def _refuses_recognized(sample: ShardSample, cfg: DvaeConfig) -> bool:
+    """[phon, issue 16] True for a clip whose visemes were recognised (no transcript) when
+    the config does not allow them."""
+    source = (sample.meta.get("phonetics") or {}).get("label_source")
+    return source == "recognized" and not cfg.allow_recognized_visemes
 
 
 def _dvae_labels(sample: ShardSample, cfg: DvaeConfig) -> tuple[int, int]:
@@ -401,6 +411,8 @@ class DvaeSegmentView(View):
     def items(self, sample: ShardSample, rng: np.random.Generator) -> list[Item]:
         cfg = self.config
         self.check(sample)
+        if _refuses_recognized(sample, cfg):
+            return self._skip("recognized_visemes")
         level = _noise_choice(cfg.noise_db, rng)
         fw = sample.windows(_track_name(cfg.track, level))
         visemes = sample.array("viseme_ids_25fps")
@@ -445,6 +457,8 @@ class DvaeFaceView(View):
     def items(self, sample: ShardSample, rng: np.random.Generator) -> list[Item]:
         cfg, L = self.config, self.config.seq_len
         self.check(sample)
+        if _refuses_recognized(sample, cfg):
+            return self._skip("recognized_visemes")
         level = _noise_choice(cfg.noise_db, rng)
         fw = sample.windows(_track_name(cfg.track, level))
         run = _good_run(sample)

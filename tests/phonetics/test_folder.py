@@ -50,7 +50,10 @@ def test_align_folder_writes_textgrids(tmp_path):
     seen = []
     rep = align_folder(root, out, progress=lambda i, n, rel: seen.append((i, n, rel)))
     assert sorted(rep.aligned) == ["spk1/a.wav", "spk1/b.mp4"]
-    assert rep.no_transcript == ["c.wav"] and list(rep.rejected) == ["d.wav"]
+    assert list(rep.recognized) == ["c.wav"] and list(rep.rejected) == ["d.wav"]
+    assert rep.no_transcript == [] and 0 < rep.recognized["c.wav"] <= 1
+    rec = read_textgrid(out / "c.TextGrid")  # no .txt: recognised words and phones
+    assert "selfish" in [w.label for w in rec.words] and len(rec.phones) > 20
     assert [s[0] for s in seen] == [1, 2, 3, 4] and seen[-1][1] == 4
     tg = read_textgrid(out / "spk1" / "a.TextGrid")
     assert [w.label for w in tg.words] == (SPEECH / "librivox_ss01_0880.txt").read_text().split()
@@ -63,3 +66,12 @@ def test_align_folder_writes_textgrids(tmp_path):
     assert max(abs(a.start - b.start) for a, b in zip(direct.words, vid.words, strict=True)) <= 0.05
     report = json.loads((out / "align_report.json").read_text())
     assert report["aligner"] == "pocketsphinx" and "d.wav" in report["rejected"]
+
+
+def test_align_folder_skips_untranscribed_files_with_recognition_off(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(SPEECH / "librivox_ss01_0890.wav", root / "c.wav")
+    rep = align_folder(root, tmp_path / "out", recognize="off")
+    assert rep.no_transcript == ["c.wav"] and not rep.recognized and not rep.aligned
+    assert not (tmp_path / "out" / "c.TextGrid").exists()

@@ -66,9 +66,9 @@ def test_outputs_of_an_aligned_clip(stage, librivox):
     assert w.arrays["phone_ids_100hz"][22] == PHONE_ID["HH"]
 
 
-def test_no_transcript_passes_through(stage, librivox):
+def test_no_transcript_passes_through_with_recognition_off(ps_aligner, librivox):
     w = work(librivox["0880"][0], None)
-    stage.process(w)
+    PhoneticsStage(aligner=ps_aligner, recognize="off").process(w)
     assert w.meta["phonetics"] == {"status": "no_transcript"} and not w.arrays
 
 
@@ -90,6 +90,6 @@ def test_batch_mixes_results(stage, librivox):
     ws = [work(a, text, key="1"), work(a, "", key="2"), work(a, None, key="3")]
     res = stage.process_batch(ws)
     assert res[0] is None and res[1].reason == "empty_transcript" and res[2] is None
-    assert (
-        "phone_ids_25fps" in ws[0].arrays and ws[2].meta["phonetics"]["status"] == "no_transcript"
-    )
+    assert "phone_ids_25fps" in ws[0].arrays and "phone_ids_25fps" in ws[2].arrays
+    assert ws[0].meta["phonetics"]["label_source"] == "transcript"
+    assert ws[2].meta["phonetics"]["label_source"] == "recognized"  # no transcript

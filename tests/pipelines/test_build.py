@@ -43,7 +43,10 @@ def _shard_bytes(out: Path) -> dict[str, bytes]:
 
 def test_demo_build_writes_valid_samples_and_manifest(tmp_path):
     out = tmp_path / "demo"
-    r = CliRunner().invoke(main, ["build", "demo", "--out", str(out), "--no-progress", *SPINE])
+    talking = ["--option", "parts=talking"]  # the other parts: tests/test_demo.py
+    r = CliRunner().invoke(
+        main, ["build", "demo", "--out", str(out), "--no-progress", *SPINE, *talking]
+    )
     assert r.exit_code == 0, r.output
     assert "6 clips: 6 ok, 0 rejected" in r.output
     samples, rows = _read_build(out)

@@ -38,6 +38,7 @@ def build_demo(base: Path) -> Path:
             noise_levels_db=(-30.0,),
             aligner="pocketsphinx",
             shard_size=2,
+            discover_options={"parts": "talking"},  # the 6 talking clips
         )
     )
     return out

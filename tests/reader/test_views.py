@@ -148,7 +148,7 @@ def test_dvae_segments(demo_samples, demo_build):
             assert it["segment"].shape == (20, 200) and it["segment"].dtype == np.float32
             np.testing.assert_array_equal(it["segment"], ref.windows[it["frame_index"]])
             assert it["viseme_id"] == visemes[it["frame_index"]] and 0 <= it["viseme_id"] <= 20
-            assert it["emotion_id"] == 4  # no emotion label: neutral, as DVAE labels GRID
+            assert it["emotion_id"] == 4  # NEU: the demo's label (DVAE's default too)
             assert it["sequence_id"] == ids[sample.key] and np.isnan(it["noise_db"])
             assert -50.0 <= it["segment"].min() and it["segment"].max() < 20.0
         total += len(items)
@@ -166,7 +166,8 @@ def test_dvae_segments(demo_samples, demo_build):
     mixed = DvaeSegmentView(DvaeConfig(noise_db=(None, -30.0)))
     levels = {str(mixed(x, rng(i))[0]["noise_db"]) for i, x in enumerate(demo_samples * 3)}
     assert levels == {"nan", "-30.0"}
-    few = DvaeSegmentView(DvaeConfig(segments_per_clip=5, default_emotion=None))(s, rng())
+    unlabelled = _without(s, meta=dict(s.meta, labels={}))  # the demo's clips say NEU
+    few = DvaeSegmentView(DvaeConfig(segments_per_clip=5, default_emotion=None))(unlabelled, rng())
     assert len(few) == 5 and all(it["emotion_id"] == -1 for it in few)
 
 

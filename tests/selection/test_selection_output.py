@@ -32,7 +32,7 @@ def test_write_selection_files(tmp_path):
     assert summary["distance_after"] < summary["distance_before"]
     assert summary["parameters"] == {
         "n_min": 200, "n_max": 800, "k": 10, "seed": 9,
-        "distance": "l1", "split": "train", "ranking": "rarity",
+        "distance": "l1", "split": "train", "ranking": "rarity", "min_confidence": None,
     }  # fmt: skip
     assert list(summary["phone_counts_before"]) == list(PHONES)
     assert summary["phone_counts_before"] == dict(zip(PHONES, h.sum(0).tolist(), strict=True))
