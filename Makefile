@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AVPREP_HOME ?= $(HOME)/.avprep/datasets
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean browser
 
 setup: $(VENV)/.installed
 
@@ -23,9 +23,16 @@ demo: setup
 	$(BIN)/avprep build demo --overwrite
 	$(BIN)/avprep inspect $(AVPREP_HOME)/demo
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
+
+# Chromium for the report's browser test (tests/report): Debian's package, installed when
+# missing and run as root; elsewhere that test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	  >/dev/null; } || echo "chromium not installed: the report's browser test will be skipped"
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 
 import click
 
 import avprep
 from avprep.paths import default_build_dir
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be a finite number (NaN passes every range check)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 (click's signature)
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+# Every numeric option is checked here, so a bad value is refused naming its option instead
+# of silently building one clip (--limit 0), no clip (--workers 0) or lifting a memory bound.
+COUNT = click.IntRange(min=1)  # shard sizes, workers, limits, batch sizes, frame counts
+SEED = click.IntRange(min=0, max=2**32 - 1)
+PIXELS = click.IntRange(min=16, max=8192)  # frame sides: a bound on memory per frame
+POSITIVE_SECONDS = FiniteFloat(min=0.0, min_open=True)
+ANGLE = FiniteFloat(min=0.0, max=180.0, min_open=True)  # head-pose limits in degrees
+FINITE = FiniteFloat()
 
 BUILD_EPILOG = """
 \b
@@ -37,6 +60,8 @@ def main(verbose: int) -> None:
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # Beam logs a failing step's traceback, then raises it: say it once
+        logging.getLogger("apache_beam.runners.common").setLevel(logging.CRITICAL)
 
 
 def _key_values(pairs: tuple[str, ...], split_file: str | None) -> dict[str, str]:
@@ -77,12 +102,12 @@ def _csv(value: str | None) -> tuple[str, ...]:
 )
 @click.option(
     "--workers",
-    type=int,
+    type=COUNT,
     default=None,
     help="Local parallelism: N processes (Beam DirectRunner multi-processing).",
 )
-@click.option("--shard-size", type=int, default=64, show_default=True, help="Clips per shard.")
-@click.option("--limit", type=int, default=None, help="Build only the first N clips (a slice).")
+@click.option("--shard-size", type=COUNT, default=64, show_default=True, help="Clips per shard.")
+@click.option("--limit", type=COUNT, default=None, help="Build only the first N clips (a slice).")
 @click.option("--split", "splits", multiple=True, help="Only these splits (repeatable).")
 @click.option("--speakers", default=None, help="Only these speakers (comma-separated).")
 @click.option(
@@ -119,21 +144,21 @@ def _csv(value: str | None) -> tuple[str, ...]:
 )
 @click.option(
     "--face-detect-every",
-    type=int,
+    type=COUNT,
     default=5,
     show_default=True,
     help="Run the face detector every N frames and track in between.",
 )
 @click.option(
     "--face-min-size",
-    type=int,
+    type=COUNT,
     default=40,
     show_default=True,
     help="Smallest usable face width in source pixels.",
 )
-@click.option("--face-max-yaw", type=float, default=45.0, show_default=True)
-@click.option("--face-max-pitch", type=float, default=30.0, show_default=True)
-@click.option("--face-max-roll", type=float, default=45.0, show_default=True)
+@click.option("--face-max-yaw", type=ANGLE, default=45.0, show_default=True)
+@click.option("--face-max-pitch", type=ANGLE, default=30.0, show_default=True)
+@click.option("--face-max-roll", type=ANGLE, default=45.0, show_default=True)
 @click.option(
     "--face-crop-format",
     type=click.Choice(["mp4", "jpg"]),
@@ -171,7 +196,7 @@ def _csv(value: str | None) -> tuple[str, ...]:
 @click.option(
     "--noise-db",
     "noise_db",
-    type=float,
+    type=FINITE,
     multiple=True,
     help="Also store feature tracks of the audio with white noise at this SNR in dB "
     "(repeatable; DVAE uses -60, -30, -10).",
@@ -181,7 +206,7 @@ def _csv(value: str | None) -> tuple[str, ...]:
     default="",
     help="Features that get noisy copies, comma-separated (default: all of --features).",
 )
-@click.option("--noise-seed", type=int, default=0, show_default=True)
+@click.option("--noise-seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--aligner",
     type=click.Choice(["none", "pocketsphinx", "mfa"]),
@@ -215,44 +240,45 @@ def _csv(value: str | None) -> tuple[str, ...]:
     show_default=True,
     help="MFA pronunciation dictionary (saved name or path), with --aligner mfa.",
 )
-@click.option("--mfa-jobs", type=int, default=1, show_default=True, help="MFA parallel jobs.")
+@click.option("--mfa-jobs", type=COUNT, default=1, show_default=True, help="MFA parallel jobs.")
 @click.option(
     "--align-batch",
-    type=int,
+    type=COUNT,
     default=32,
     show_default=True,
     help="Clips per aligner call for MFA (one mfa process per batch, folders per speaker).",
 )
 @click.option(
     "--max-seconds",
-    type=float,
+    type=POSITIVE_SECONDS,
     default=120.0,
     show_default=True,
     help="Reject clips longer than this (memory per clip grows with length).",
 )
 @click.option(
     "--max-side",
-    type=int,
+    type=PIXELS,
     default=640,
     show_default=True,
     help="Downscale decoded frames so the longer side is at most this.",
 )
 @click.option(
     "--min-frames",
-    type=int,
+    type=COUNT,
     default=1,
     show_default=True,
     help="Reject clips with fewer frames (at 25 fps).",
 )
 @click.option(
     "--frame-side",
-    type=int,
+    type=PIXELS,
     default=256,
     show_default=True,
     help="Longer side of stored full frames (when --face-backend none).",
 )
 @click.option("--overwrite", is_flag=True, help="Delete a previous build in --out and start over.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option("--no-report", is_flag=True, help="Do not write OUT/report.html (avprep report).")
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -295,13 +321,22 @@ def build(
     frame_side: int,
     overwrite: bool,
     no_progress: bool,
+    no_report: bool,
 ) -> None:
     """Build webdataset shards + manifest for DATASET (see `avprep datasets`)."""
     from avprep.build_config import BuildConfig
     from avprep.datasets import get_adapter
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig
-    from pipelines.build import BuildMismatchError, SetupError, run_build
+    from avprep.shards import ShardFormatError
+    from pipelines.build import (
+        BuildMismatchError,
+        OutputWriteError,
+        PipelineOptionsError,
+        SetupError,
+        run_build,
+    )
+    from pipelines.build_folder import BuildLockedError, OutFolderError
 
     try:
         adapter = get_adapter(dataset)
@@ -360,14 +395,29 @@ def build(
 
     try:
         result = run_build(
-            config, ctx.args, workers=workers, overwrite=overwrite, on_progress=on_progress
+            config,
+            ctx.args,
+            workers=workers,
+            overwrite=overwrite,
+            on_progress=on_progress,
+            report=not no_report,
         )
-    except (EmptyCorpusError, BuildMismatchError) as e:
+    except (
+        EmptyCorpusError,
+        BuildMismatchError,
+        BuildLockedError,
+        OutFolderError,
+        ShardFormatError,
+    ) as e:
         raise click.ClickException(str(e)) from None
+    except OutputWriteError as e:
+        raise click.ClickException(e.strerror or str(e)) from None
     except SetupError as e:
         raise click.ClickException(str(e)) from None
-    except ValueError as e:  # Beam rejects pipeline options with ValueError
+    except PipelineOptionsError as e:
         raise click.ClickException(f"pipeline options: {e}") from None
+    except ValueError as e:  # a user file (sidecar, split file) or corpus that cannot be used
+        raise click.ClickException(str(e)) from None
     finally:
         if bar is not None:
             bar.close()
@@ -396,6 +446,8 @@ def build(
             f"{c['recognized_confidence_median']}). Give --transcripts FILE for transcript "
             "labels, or --recognize off to leave such clips unlabelled."
         )
+    if result.report:
+        click.echo(f"report: {result.report}")
 
 
 def _mfa_options(aligner: str, model: str, dictionary: str, jobs: int) -> dict:
@@ -425,10 +477,10 @@ def _mfa_options(aligner: str, model: str, dictionary: str, jobs: int) -> dict:
 )
 @click.option("--mfa-acoustic-model", default="english_us_arpa", show_default=True)
 @click.option("--mfa-dictionary", default="english_us_arpa", show_default=True)
-@click.option("--mfa-jobs", type=int, default=1, show_default=True)
+@click.option("--mfa-jobs", type=COUNT, default=1, show_default=True)
 @click.option(
     "--batch-size",
-    type=int,
+    type=COUNT,
     default=32,
     show_default=True,
     help="Clips per aligner call (MFA runs once per batch, one folder per speaker).",
@@ -504,10 +556,10 @@ def align_cmd(
 @main.command("select-samples")
 @click.argument("corpus")
 @click.option("--build", "build_dir", help="Build folder (default $AVPREP_HOME/<corpus>).")
-@click.option("--n-min", type=int, default=None, help="Smallest subset size (paper: 5000).")
-@click.option("--n-max", type=int, default=None, help="Largest subset size (paper: 15114).")
-@click.option("--k", type=int, default=None, help="Random trials (paper: 50).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-min", type=COUNT, default=None, help="Smallest subset size (paper: 5000).")
+@click.option("--n-max", type=COUNT, default=None, help="Largest subset size (paper: 15114).")
+@click.option("--k", type=COUNT, default=None, help="Random trials (paper: 50).")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--distance",
     type=click.Choice(["l1", "l2", "kl", "js"]),
@@ -562,6 +614,8 @@ def select_samples_cmd(
     from avprep import selection as sel
     from avprep.reshard import reshard, reshard_summary
 
+    if samples_per_shard < 1:  # checked here, not by its type: keeps the option line as is
+        raise click.BadParameter("must be >= 1", param_hint="'--samples-per-shard'")
     build = build_dir or default_build_dir(corpus)
     try:
         result = sel.select_samples(
@@ -582,9 +636,11 @@ def select_samples_cmd(
     for kind in ("parquet", "json", "png"):
         click.echo(f"wrote {paths[kind]}")
     if reshard_dir:
-        click.echo(
-            reshard_summary(reshard(build, paths["parquet"], reshard_dir, samples_per_shard))
-        )
+        try:
+            done = reshard(build, paths["parquet"], reshard_dir, samples_per_shard)
+        except (ValueError, FileExistsError) as e:  # incl. unsafe manifest values
+            raise click.ClickException(str(e)) from None
+        click.echo(reshard_summary(done))
 
 
 @main.command("datasets")
@@ -607,7 +663,11 @@ def datasets_cmd() -> None:
 @click.argument("build_dir", required=False)
 @click.option("--dataset", help="Inspect $AVPREP_HOME/<dataset> instead of BUILD_DIR.")
 @click.option(
-    "--samples", type=int, default=1, show_default=True, help="How many samples to describe."
+    "--samples",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="How many samples to describe.",
 )
 def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> None:
     """Summarise a build: counts, rejections with reasons, and what a sample holds."""
@@ -616,6 +676,41 @@ def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> Non
     if not build_dir and not dataset:
         raise click.UsageError("give BUILD_DIR or --dataset")
     click.echo(describe_build(build_dir or default_build_dir(dataset), samples))
+
+
+@main.command("report")
+@click.argument("build_dir", required=False)
+@click.option("--dataset", help="Report on $AVPREP_HOME/<dataset> instead of BUILD_DIR.")
+@click.option("--out", "out_path", help="Where to write the page. Default: BUILD_DIR/report.html.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=12,
+    show_default=True,
+    help="Random clips shown (contact sheet); only their shards are read.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which clips are drawn.")
+def report_cmd(
+    build_dir: str | None, dataset: str | None, out_path: str | None, samples: int, seed: int
+) -> None:
+    """One self-contained HTML page (opens offline) showing a build before training on it:
+    yields and rejections, face crops and pose, audio features under the frames, phone and
+    viseme histograms, configuration and versions. `avprep build` also writes it at the end
+    (OUT/report.html; --no-report to skip)."""
+    from avprep.report import write_report
+
+    if not build_dir and not dataset:
+        raise click.UsageError("give BUILD_DIR or --dataset")
+    try:
+        result = write_report(build_dir or default_build_dir(dataset), out_path, samples, seed)
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    for error in result.errors:
+        click.echo(f"unreadable: {error}", err=True)
+    click.echo(
+        f"wrote {result.path} ({result.shards_read} shards, {result.samples_read} samples read, "
+        f"{result.seconds:.1f} s)"
+    )
 
 
 # ---- avprep eval: the papers' measures (models/eval); torch is imported only inside ----

@@ -67,6 +67,11 @@ class DecodedMedia:
     source_fps: float
     source_size: tuple[int, int]  # (width, height) of the source video
     av_offset: float  # seconds the audio stream starts after the video (applied)
+    # [start, end) samples of ``audio`` that are real audio; outside is silence added to
+    # reach the video's length (None: all real, e.g. identity images with no audio)
+    audio_extent: tuple[int, int] | None = None
+    audio_stream: dict[str, Any] | None = None  # which stream of which file was decoded
+    rotation: int = 0  # degrees the frames were turned (display matrix) to stand upright
 
     @property
     def n_frames(self) -> int:

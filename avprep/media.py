@@ -14,7 +14,12 @@ Rules (what every later stage relies on):
   prepended; when it starts earlier, the lead-in is cut. A *separate* audio file
   (GRID/CREMA-D wav, VoxCeleb2 m4a) is taken to start at the first video frame. It is
   then padded with silence or cut to exactly ``n_frames * sample_rate / fps`` samples (640 per frame
-  at 25 fps / 16 kHz), so audio sample ``640 * i`` is the time of frame ``i``.
+  at 25 fps / 16 kHz), so audio sample ``640 * i`` is the time of frame ``i``. The span that
+  holds real audio is kept (``DecodedMedia.audio_extent``), so the feature stage marks every
+  window over the padding invalid. Of several audio streams the one flagged *default* is
+  decoded (else the first); which one is recorded (``audio_stream``).
+- **Rotation**: a display matrix (phone videos) is applied, so frames are upright as a
+  player shows them (multiples of 90 degrees; ``DecodedMedia.rotation``).
 - **Bad input** raises :class:`~avprep.clips.ClipRejected` with a reason code:
   ``missing_file``, ``unreadable``, ``empty_file``, ``not_media``, ``corrupt_media``,
   ``no_video``, ``no_audio``, ``too_long``, ``too_short``.
@@ -66,7 +71,8 @@ def decode_clip(
         if audio_source is None:
             if not container.streams.audio:
                 raise ClipRejected("no_audio", f"{_name(source)} has no audio stream")
-            streams.append(container.streams.audio[0])
+            astream, audio_stream = _pick_audio_stream(container, "source")
+            streams.append(astream)
         for packet in container.demux(*streams):
             for frame in packet.decode():
                 (video if packet.stream.type == "video" else audio).feed(frame)
@@ -75,7 +81,8 @@ def decode_clip(
         with _open(audio_source) as acontainer:
             if not acontainer.streams.audio:
                 raise ClipRejected("no_audio", f"{_name(audio_source)} has no audio stream")
-            for frame in acontainer.decode(acontainer.streams.audio[0]):
+            astream, audio_stream = _pick_audio_stream(acontainer, "audio_source")
+            for frame in acontainer.decode(astream):
                 audio.feed(frame)
 
     frames, t0, end, source_fps = video.finish()
@@ -86,6 +93,8 @@ def decode_clip(
     # A separate audio file (GRID .wav, CREMA-D .wav, VoxCeleb2 .m4a) starts with the clip:
     # its t=0 is the first video frame, whatever start time the video container declares.
     offset = a_t0 - (t0 if audio_source is None else 0.0)
+    if video.rotation % 180:
+        size = (size[1], size[0])  # as displayed
     return DecodedMedia(
         frames=np.stack(frames[:n_frames]),
         timestamps=np.arange(n_frames, dtype=np.float64) / config.fps,
@@ -95,7 +104,37 @@ def decode_clip(
         source_fps=source_fps,
         source_size=size,
         av_offset=offset,
+        audio_extent=audio_extent(len(samples), offset, n_frames, config.fps, config.sample_rate),
+        audio_stream=audio_stream,
+        rotation=video.rotation,
     )
+
+
+def audio_extent(
+    n_audio: int, offset: float, n_frames: int, fps: float, sample_rate: int
+) -> tuple[int, int]:
+    """``[start, end)``: the samples of :func:`align_audio`'s output that are real audio."""
+    shift = int(round(offset * sample_rate))
+    n = int(round(n_frames * sample_rate / fps))
+    start = min(max(shift, 0), n)
+    return start, max(start, min(n, shift + n_audio))
+
+
+def _pick_audio_stream(container: Any, which: str) -> tuple[Any, dict[str, Any]]:
+    """The audio stream flagged default (else the first), and a record of the choice."""
+    streams = list(container.streams.audio)
+    chosen = next((s for s in streams if s.disposition & av.stream.Disposition.default), None)
+    chosen = chosen or streams[0]
+    ctx = chosen.codec_context
+    return chosen, {
+        "file": which,
+        "index": int(chosen.index),
+        "audio_streams": len(streams),
+        "codec": ctx.name,
+        "channels": int(ctx.channels or 0),
+        "sample_rate": int(ctx.sample_rate or 0),
+        "language": (chosen.metadata or {}).get("language"),
+    }
 
 
 def align_audio(
@@ -190,6 +229,7 @@ class _VideoResampler:
         self.last_t = 0.0
         self.last_dur: float | None = None
         self.n_src = 0
+        self.rotation = 0  # degrees counterclockwise the frames are turned (display matrix)
 
     def _slot(self) -> float:
         return self.t0 + len(self.out) / self.config.fps
@@ -200,6 +240,11 @@ class _VideoResampler:
             self.t0 = t
         w, h = scaled_size(frame.width, frame.height, self.config.max_side)
         img = frame.to_ndarray(format="rgb24", width=w, height=h)
+        if self.n_src == 0:
+            # PyAV: the display matrix's rotation, counterclockwise degrees (phones: -90 ...)
+            self.rotation = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4 * 90
+        if self.rotation:
+            img = np.ascontiguousarray(np.rot90(img, self.rotation // 90))
         while self.held is not None and self._slot() < t - 1e-6:
             self.out.append(self.held)  # every slot before this frame shows the held one
         self.held = img

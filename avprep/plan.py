@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from avprep.clips import ClipRef
-from avprep.shards import shard_name
+from avprep.shards import ShardFormatError, check_split, shard_name
 
 
 def plan_shards(refs: Iterable[ClipRef], shard_size: int) -> dict[str, list[ClipRef]]:
@@ -30,6 +30,11 @@ def plan_shards(refs: Iterable[ClipRef], shard_size: int) -> dict[str, list[Clip
         if ref.key in seen:
             raise ValueError(f"duplicate clip key {ref.key!r}: {seen[ref.key]} and {ref.source}")
         seen[ref.key] = ref.source
+        if ref.split not in by_split:
+            try:
+                check_split(ref.split)  # it becomes part of shard file names
+            except ShardFormatError as e:
+                raise ShardFormatError(f"clip {ref.source}: {e} (check --split-file)") from None
         by_split[ref.split].append(ref)
     plan: dict[str, list[ClipRef]] = {}
     for split in sorted(by_split):

@@ -22,7 +22,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from avprep.selection import load_selected_keys
-from avprep.shards import iter_shard, shard_name, write_shard
+from avprep.shards import (
+    ShardFormatError,
+    check_shard_name,
+    check_split,
+    iter_shard,
+    shard_name,
+    write_shard,
+)
 
 RESHARD_JSON = "reshard.json"
 
@@ -101,6 +108,15 @@ def _selected_rows(manifest: pa.Table, selected: set[str]) -> pa.Table:
         )
     if rows["shard"].null_count:
         raise ValueError("selected ok clips without a shard in the manifest")
+    # split and shard values become file paths (new shard names, source shards to open)
+    for key, split, shard in zip(
+        rows["key"].to_pylist(), rows["split"].to_pylist(), rows["shard"].to_pylist(), strict=True
+    ):
+        try:
+            check_split(split)
+            check_shard_name(shard)
+        except ShardFormatError as e:
+            raise ShardFormatError(f"manifest row {key!r}: {e}") from None
     return rows.sort_by([("split", "ascending"), ("shard", "ascending"), ("key", "ascending")])
 
 
@@ -116,10 +132,13 @@ def _source_samples(build_dir: str, rows: pa.Table) -> Iterator[tuple[str, str, 
         split, keys = wanted[shard]
         seen = 0
         with fs.open(f"{root.rstrip('/')}/{shard}", "rb") as f:
-            for key, fields in iter_shard(f):
-                if key in keys:
-                    seen += 1
-                    yield split, key, fields
+            try:
+                for key, fields in iter_shard(f):
+                    if key in keys:
+                        seen += 1
+                        yield split, key, fields
+            except ShardFormatError as e:
+                raise ShardFormatError(f"shard {shard}: {e}") from None
         if seen != len(keys):
             raise ValueError(
                 f"shard {shard} holds {seen} of the {len(keys)} selected samples the manifest "

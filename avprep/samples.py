@@ -27,7 +27,10 @@ import avprep
 from avprep import storage
 from avprep.build_config import BuildConfig
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.datasets.transcripts import check_transcript
+from avprep.keys import printable, printable_values
 from avprep.media import decode_clip
+from avprep.pcm import quantize_pcm16, to_pcm16
 from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
 from avprep.stages import Stage
 
@@ -208,7 +211,9 @@ class ClipProcessor:
                     fields = self._guard(row, lambda w=work: self._finish(w))
                     if fields is not None:
                         row.update(status="ok", **work.manifest)
-                row["seconds"] = time.perf_counter() - start
+                # wall time stays out of the manifest, so two builds of one input write the
+                # same manifest bytes; it is logged instead
+                log.debug("clip %s: %.3f s", row["key"], time.perf_counter() - start)
                 yield row, fields
 
     def _guard(self, row: dict[str, Any], step: Any) -> Any:
@@ -216,11 +221,11 @@ class ClipProcessor:
         try:
             return step()
         except ClipRejected as e:
-            row.update(status="rejected", reason=e.reason, detail=e.detail or None)
+            row.update(status="rejected", reason=e.reason, detail=printable(e.detail) or None)
         except Exception as e:  # a bug or an unforeseen input: record it, keep building
             log.exception("clip %s failed", row["key"])
             tb = traceback.format_exception_only(type(e), e)[-1].strip()
-            row.update(status="rejected", reason="stage_error", detail=tb)
+            row.update(status="rejected", reason="stage_error", detail=printable(tb))
         return None
 
     def _run_stages(self, ref: ClipRef, defer_batched: bool) -> ClipWork:
@@ -230,9 +235,13 @@ class ClipProcessor:
         work = ClipWork(ref=ref)
         t = time.perf_counter()
         work.media = self._load_media(ref)
+        # quantise once: every stage and the FLAC writer see the samples the shard stores
+        work.media.audio = quantize_pcm16(work.media.audio)
         work.timings["decode"] = time.perf_counter() - t
         if ref.kind == "identity":
             return self._run_identity(work)
+        if ref.transcript and self.config.aligner != "none":  # before minutes of alignment
+            check_transcript(ref.transcript, work.media.duration)
         for stage in self.stages:
             if defer_batched and hasattr(stage, "process_batch"):
                 continue
@@ -317,7 +326,7 @@ class ClipProcessor:
 
     def _base_row(self, ref: ClipRef) -> dict[str, Any]:
         labels = ref.labels or {}
-        return {
+        row = {
             "key": ref.key,
             "dataset": ref.dataset,
             "split": ref.split,
@@ -331,6 +340,7 @@ class ClipProcessor:
             "emotion": labels.get("emotion"),
             "person_id": labels.get("person_id"),
         }
+        return printable_values(row)  # any file name -> valid UTF-8 text
 
     def _encode(self, work: ClipWork) -> dict[str, bytes]:
         ref, media = work.ref, work.media
@@ -338,7 +348,9 @@ class ClipProcessor:
         fields: dict[str, bytes] = dict(work.files)
         if ref.kind == "clip":
             buf = io.BytesIO()
-            sf.write(buf, media.audio, media.sample_rate, format="FLAC", subtype="PCM_16")
+            # int16 in, so libsndfile stores exactly the samples the stages saw (avprep.pcm)
+            pcm = to_pcm16(media.audio)
+            sf.write(buf, pcm, media.sample_rate, format="FLAC", subtype="PCM_16")
             fields["flac"] = buf.getvalue()
         for name, arr in work.arrays.items():
             buf = io.BytesIO()
@@ -361,10 +373,14 @@ class ClipProcessor:
             "source_fps": round(media.source_fps, 6),
             "source_size": list(media.source_size),
             "av_offset": round(media.av_offset, 6),
+            "audio_extent": list(media.audio_extent) if media.audio_extent else None,
+            "audio_stream": media.audio_stream,
+            "rotation": media.rotation,
             "labels": ref.labels,
             "versions": self.versions(),
         }
         meta.update(work.meta)
+        meta = printable_values(meta)  # any file name -> valid UTF-8 text
         meta["members"] = sorted([*fields, "json"])
         encoded = json.dumps(meta, sort_keys=True, default=_json_default).encode()
         validate_sample_meta(json.loads(encoded))  # validate exactly what is written

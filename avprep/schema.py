@@ -80,7 +80,6 @@ MANIFEST_SCHEMA = pa.schema(
         ("phone_hist", pa.list_(pa.int32())),
         ("label_source", pa.string()),
         ("label_confidence", pa.float64()),
-        ("seconds", pa.float64()),
     ]
 )
 

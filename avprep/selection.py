@@ -128,6 +128,12 @@ class SelectionResult:
         return len(self.ranked_keys)
 
     @property
+    def less_uniform_than_corpus(self) -> bool:
+        """The chosen subset is further from uniform than the whole candidate corpus (which
+        Algorithm 1 never considers: it draws ``n <= n_max``)."""
+        return self.distance_after > self.distance_before
+
+    @property
     def selected_keys(self) -> list[str]:
         return self.ranked_keys.slice(0, self.n).to_pylist()
 
@@ -154,6 +160,14 @@ class SelectionResult:
             "distance": self.params.distance,
             "distance_before": self.distance_before,
             "distance_after": self.distance_after,
+            "uniformity": {
+                "distance": self.params.distance,
+                "whole_corpus": self.distance_before,
+                "selected_subset": self.distance_after,
+                "subset_less_uniform_than_corpus": self.less_uniform_than_corpus,
+                "note": "distance to the uniform phone distribution, smaller is more uniform; "
+                "the whole corpus is no candidate of Algorithm 1 (n <= n_max)",
+            },
             "phone_coverage_before": phone_coverage(self.hist_before),
             "phone_coverage_after": phone_coverage(self.hist_after),
             "missing_phones_after": [
@@ -434,6 +448,14 @@ def select_samples(
         trials.append((int(n), d))
         if d < best_d:
             best_n, best_d = int(n), d
+    distance_before = distance_to_uniform(totals, distance)
+    if best_d > distance_before:
+        messages.append(
+            f"warning: the selected {best_n} clips are less uniform than the whole corpus "
+            f"({distance} distance to uniform {best_d:.4f} > {distance_before:.4f} for all "
+            f"{n_clips}); Algorithm 1 only considers n <= n_max={hi}: try a larger n_max or k, "
+            "or the other ranking"
+        )
     return SelectionResult(
         params=params,
         ranked_keys=keys.take(pa.array(order)),
@@ -443,7 +465,7 @@ def select_samples(
         phone_rarity=tuple(PHONES[i] for i in rank_phones(totals)),
         hist_before=totals,
         hist_after=prefix[best_n],
-        distance_before=distance_to_uniform(totals, distance),
+        distance_before=distance_before,
         distance_after=best_d,
         trials=trials,
         messages=messages,
@@ -513,9 +535,11 @@ def format_result(result: SelectionResult) -> str:
         f"(n drawn from [{result.n_min_used}, {result.n_max_used}], k={result.params.k}, "
         f"seed={result.params.seed}, ranking={result.params.ranking})"
     )
+    verdict = "LESS uniform" if result.less_uniform_than_corpus else "more uniform"
     lines.append(
-        f"{result.params.distance} distance to uniform: {result.distance_before:.4f} -> "
-        f"{result.distance_after:.4f}; phone coverage "
+        f"{result.params.distance} distance to uniform: whole corpus "
+        f"{result.distance_before:.4f}, selected subset {result.distance_after:.4f} "
+        f"({verdict} than the whole corpus); phone coverage "
         f"{phone_coverage(result.hist_before):.0%} -> {phone_coverage(result.hist_after):.0%}"
     )
     return "\n".join(lines)

@@ -22,12 +22,16 @@ list changed refuses to resume into the same folder (``--overwrite`` starts over
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import logging
 import os
+import re
+import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -49,11 +53,20 @@ from avprep.plan import plan_shards, ref_from_json, ref_to_json
 from avprep.samples import ClipProcessor
 from avprep.schema import manifest_table
 from avprep.shards import ShardWriter
+from pipelines.build_folder import (
+    PARTS_DIR,
+    PLAN_DIR,
+    PROGRESS_DIR,
+    SHARDS_DIR,
+    STATE_FILE,
+    BuildLock,
+    OutFolderError,
+    check_out_folder,
+    remove_recorded_outputs,
+    temp_files,
+)
 
 log = logging.getLogger(__name__)
-
-PLAN_DIR, PARTS_DIR, SHARDS_DIR, PROGRESS_DIR = "_plan", "_parts", "shards", "_progress"
-STATE_FILE = "_state.json"
 
 
 class BuildMismatchError(RuntimeError):
@@ -64,6 +77,37 @@ class SetupError(RuntimeError):
     """A stage cannot start here (missing model file, missing executable)."""
 
 
+class OutputWriteError(OSError):
+    """The build folder cannot take a write (disk full, quota, file size limit)."""
+
+
+# errno values that mean "no room": the user frees space and reruns
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NO_ROOM_MESSAGE = re.compile(r"could not write .*?the build resumes\.")
+
+
+def _no_room(path: str, e: OSError) -> OutputWriteError:
+    return OutputWriteError(
+        e.errno,
+        f"could not write {path}: {e.strerror or e}. Free space (or raise the quota or file "
+        "size limit) and rerun the same command: finished shards are kept and the build resumes.",
+    )
+
+
+def _output_write_error(e: BaseException) -> OutputWriteError | None:
+    """The :class:`OutputWriteError` inside whatever a runner wrapped it in (Beam re-raises a
+    worker's exception as text inside its own), else None."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, OutputWriteError):
+            return seen
+        if isinstance(seen, OSError) and seen.errno in NO_ROOM:
+            return _no_room(getattr(seen, "filename", None) or "a build file", seen)
+        seen = seen.__cause__ or seen.__context__
+    found = _NO_ROOM_MESSAGE.search(str(e))
+    return OutputWriteError(errno.ENOSPC, found[0]) if found else None
+
+
 def _join(*parts: str) -> str:
     return FileSystems.join(*parts)
 
@@ -71,8 +115,13 @@ def _join(*parts: str) -> str:
 def _write_bytes(path: str, data: bytes) -> None:
     """Write atomically: a temp name, then a rename (so readers never see half a file)."""
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with FileSystems.create(tmp) as f:
-        f.write(data)
+    try:
+        with FileSystems.create(tmp) as f:
+            f.write(data)
+    except OSError as e:
+        if e.errno in NO_ROOM:
+            raise _no_room(path, e) from e
+        raise
     FileSystems.rename([tmp], [path])
 
 
@@ -95,14 +144,16 @@ def _is_done(out: str, shard: str) -> bool:
 class BuildShard(beam.DoFn):
     """Builds one shard: every clip of its plan file -> tar + manifest rows."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], driver: tuple[int, str] | None = None) -> None:
         self.config_dict = config
+        self.driver = driver  # (pid, host) of a local build's driver process
         self.processor: ClipProcessor | None = None
         self.ok = Metrics.counter("avprep", "clips_ok")
         self.rejected = Metrics.counter("avprep", "clips_rejected")
         self.shards_done = Metrics.counter("avprep", "shards_written")
 
     def setup(self) -> None:
+        watch_driver(self.driver)
         self.config = BuildConfig.from_dict(self.config_dict)
         self.processor = ClipProcessor(self.config)
         self.processor.setup()  # models load once per worker
@@ -134,12 +185,51 @@ class BuildShard(beam.DoFn):
             pq.write_table(manifest_table(rows), buf)
             _write_bytes(_join(out, PARTS_DIR, shard.replace(".tar", ".parquet")), buf.getvalue())
             FileSystems.rename([tmp], [final])
+        except OSError as e:
+            if e.errno in NO_ROOM and not isinstance(e, OutputWriteError):
+                raise _no_room(tmp, e) from e
+            raise
         finally:
             if FileSystems.exists(tmp):
                 FileSystems.delete([tmp])
         self.shards_done.inc()
         n_ok = sum(r["status"] == "ok" for r in rows)
         yield shard, n_ok, len(rows) - n_ok
+
+
+_watching = False
+
+
+def watch_driver(driver: tuple[int, str] | None, interval: float = 0.5) -> None:
+    """In a worker process of a local build (``--workers N``): exit as soon as the driver is
+    gone, so a killed build leaves no process running and writing. Beam starts each worker
+    through ``sh -c``, so the worker's parent is not the driver: a thread checks that the
+    driver's pid is alive and that the worker's parent has not changed (reparenting means the
+    shell died with the driver). No-op in the driver's own process and on other machines."""
+    global _watching
+    if driver is None or _watching:
+        return
+    pid, host = driver
+    if pid == os.getpid() or host != socket.gethostname():
+        return
+    _watching = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+                alive = os.getppid() == parent
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+            if not alive:
+                log.error("the build's driver (pid %s) is gone: this worker stops", pid)
+                os._exit(1)  # the shard in progress stays a temp file; a rerun redoes it
+
+    threading.Thread(target=watch, name="avprep-driver-watch", daemon=True).start()
 
 
 class _ProgressFile:
@@ -227,6 +317,7 @@ class BuildResult:
     shards_skipped: int
     pipeline_result: Any = None
     messages: list[str] = field(default_factory=list)
+    report: str | None = None  # OUT/report.html when written
 
 
 def pipeline_options(beam_args: list[str], workers: int | None) -> PipelineOptions:
@@ -264,12 +355,11 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
     plan = plan_shards(refs, config.shard_size)
     state = {"fingerprint": config.fingerprint(), "plan": _plan_fingerprint(plan)}
     out = config.out
-    for sub in ("", PLAN_DIR, PARTS_DIR, SHARDS_DIR):
-        _mkdirs(_join(out, sub) if sub else out)
+    _mkdirs(out)
     state_path = _join(out, STATE_FILE)
     if FileSystems.exists(state_path) and not overwrite:
         old = json.loads(_read_bytes(state_path))
-        if old != state:
+        if {k: old.get(k) for k in state} != state:
             what = (
                 "configuration" if old.get("fingerprint") != state["fingerprint"] else "clip list"
             )
@@ -278,40 +368,26 @@ def prepare(config: BuildConfig, overwrite: bool = False) -> tuple[list[str], li
                 "Use another --out, or --overwrite to start this one over."
             )
     if overwrite:
-        _clear(out)
-        for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR):
-            _mkdirs(_join(out, sub))
-    _write_bytes(state_path, json.dumps(state).encode())
+        remove_recorded_outputs(out)
+    shards = list(plan)
+    # the record of what this build writes (what --overwrite may delete), before writing it
+    _write_bytes(state_path, json.dumps({**state, "shards": shards}).encode())
+    for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR):
+        _mkdirs(_join(out, sub))
     for shard, shard_refs in plan.items():
         path = _join(out, PLAN_DIR, shard.replace(".tar", ".jsonl"))
         text = "".join(ref_to_json(r) + "\n" for r in shard_refs).encode()
         if not FileSystems.exists(path) or _read_bytes(path) != text:
             _write_bytes(path, text)
-    _remove_stale_temp_files(out)
-    shards = list(plan)
+    stale = temp_files(out, shards)  # half-written files of a killed run (the lock is ours)
+    if stale:
+        FileSystems.delete(stale)
     pending = [s for s in shards if not _is_done(out, s)]
     return shards, pending
 
 
-def _remove_stale_temp_files(out: str) -> None:
-    """Half-written files of a killed run (one build writes to a folder at a time)."""
-    for sub in (SHARDS_DIR, PARTS_DIR, ""):
-        base = _join(out, sub) if sub else out
-        pattern = _join(base, "*.tmp-*")
-        stale = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        if stale:
-            FileSystems.delete(stale)
-
-
-def _clear(out: str) -> None:
-    for sub in (PLAN_DIR, PARTS_DIR, SHARDS_DIR, PROGRESS_DIR):
-        pattern = _join(out, sub, "*")
-        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        if matches:
-            FileSystems.delete(matches)
-    for name in ("manifest.parquet", "build.json"):
-        if FileSystems.exists(_join(out, name)):
-            FileSystems.delete([_join(out, name)])
+class PipelineOptionsError(ValueError):
+    """Beam refused the pipeline options passed through the CLI."""
 
 
 def run_build(
@@ -320,31 +396,56 @@ def run_build(
     workers: int | None = None,
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    report: bool = True,
 ) -> BuildResult:
-    opts = pipeline_options(beam_args or [], workers)
-    runner = str(opts.view_as(StandardOptions).runner)
+    try:
+        opts = pipeline_options(beam_args or [], workers)
+        runner = str(opts.view_as(StandardOptions).runner)
+        dry_run = bool(opts.view_as(TestOptions).dry_run)
+    except ValueError as e:  # Beam rejects unknown/ill-formed options with ValueError
+        raise PipelineOptionsError(str(e)) from e
     local = runner in ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
+    if not local and not dry_run and not storage.is_remote(config.out):
+        raise OutFolderError(
+            f"--out {config.out} is a local path but {runner} workers run elsewhere: "
+            "use a shared location such as gs://bucket/out"
+        )
     processor = ClipProcessor(config)
     if local:  # fail fast in the driver, not in every worker, when a model/tool is missing
         try:
             processor.setup()
         except (FileNotFoundError, RuntimeError, ImportError) as e:
             raise SetupError(str(e)) from e
+    check_out_folder(config.root, config.out)
+    with BuildLock(config.out):
+        result = _run_locked(
+            config, opts, runner, local, dry_run, overwrite, on_progress, processor
+        )
+        if report and result.info is not None:
+            result.report = write_build_report(config.out)
+    return result
+
+
+def _run_locked(
+    config: BuildConfig,
+    opts: PipelineOptions,
+    runner: str,
+    local: bool,
+    dry_run: bool,
+    overwrite: bool,
+    on_progress: Callable[[int, int], None] | None,
+    processor: ClipProcessor,
+) -> BuildResult:
     shards, pending = prepare(config, overwrite)
+    driver = (os.getpid(), socket.gethostname()) if local else None
     versions = processor.versions()
     versions["apache_beam"] = beam.__version__
-    dry_run = bool(opts.view_as(TestOptions).dry_run)
-    if not local and not dry_run and not storage.is_remote(config.out):
-        raise ValueError(
-            f"--out {config.out} is a local path but {runner} workers run elsewhere: "
-            "use a shared location such as gs://bucket/out"
-        )
     p = beam.Pipeline(options=opts)
     (
         p
         | "PendingShards" >> beam.Create(pending)
         | "Spread" >> beam.Reshuffle()
-        | "BuildShard" >> beam.ParDo(BuildShard(config.to_dict()))
+        | "BuildShard" >> beam.ParDo(BuildShard(config.to_dict(), driver))
         | "AllShards" >> beam.combiners.ToList()
         | "Finalize" >> beam.Map(finalize, config.to_dict(), shards, versions)
     )
@@ -355,6 +456,11 @@ def run_build(
         pipeline_result = p.run()
         if pipeline_result is not None:
             pipeline_result.wait_until_finish()
+    except Exception as e:
+        no_room = _output_write_error(e)
+        if no_room is not None:
+            raise no_room from None  # one line the user can act on, not a worker traceback
+        raise
     finally:
         watcher.stop()
     info = None
@@ -364,6 +470,18 @@ def run_build(
     if dry_run:
         result.messages.append(f"dry run: the {runner} job was built and validated, not submitted")
     return result
+
+
+def write_build_report(out: str) -> str | None:
+    """OUT/report.html (``avprep report``). Never fails a finished build: an error is logged."""
+    try:
+        from avprep.report import write_report
+
+        return write_report(out).path
+    except Exception as e:  # noqa: BLE001 - the shards and manifest are done; the page is extra
+        log.warning("report.html not written (%s: %s); retry with `avprep report %s`",
+                    type(e).__name__, e, out)  # fmt: skip
+        return None
 
 
 def _pending_clips(out: str, pending: list[str]) -> int:

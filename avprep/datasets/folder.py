@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from avprep import storage
 from avprep.clips import ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
+from avprep.datasets.transcripts import TranscriptEncodingError, read_transcript_file
 from avprep.keys import clip_key
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".mpg", ".mpeg", ".flv", ".webm", ".m4v")
@@ -25,7 +26,7 @@ def read_transcript(path: str) -> str | None:
     """A sidecar transcript: the ``Text:`` line if there is one, else the whole text."""
     if not storage.exists(path):
         return None
-    text = storage.read_text(path)
+    text = read_transcript_file(path)  # TranscriptEncodingError: rejected by the caller
     for line in text.splitlines():
         if line.startswith("Text:"):
             return line[len("Text:") :].strip()
@@ -39,13 +40,19 @@ def discover_folder(dataset: str, root: str) -> Iterator[ClipRef]:
         split = parts[0] if len(parts) > 1 and parts[0] in SPLIT_NAMES else "train"
         speaker = parts[-2] if len(parts) > 1 and parts[-2] not in SPLIT_NAMES else None
         base = path.rsplit(".", 1)[0]
+        transcript = error = None
+        try:
+            transcript = read_transcript(base + ".txt")
+        except TranscriptEncodingError as e:
+            error = f"transcript_encoding: {e}"
         yield ClipRef(
             key=clip_key(dataset, rel),
             dataset=dataset,
             split=split,
             source=path,
             speaker=speaker,
-            transcript=read_transcript(base + ".txt"),
+            transcript=transcript,
+            error=error,
         )
 
 

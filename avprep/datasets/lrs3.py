@@ -25,6 +25,7 @@ from avprep import storage
 from avprep.clips import ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.splits import load_overrides, resolve_split
+from avprep.datasets.transcripts import TranscriptEncodingError, read_transcript_file
 from avprep.keys import clip_key
 
 SPLIT_DIRS = {"pretrain": "pretrain", "trainval": "train", "test": "test"}
@@ -120,9 +121,11 @@ class LRS3Adapter(DatasetAdapter):
                 error = f"missing_metadata: {txt_rel} not found (LRS3 ships one .txt per clip)"
             else:
                 try:
-                    text = storage.read_text(path.rsplit(".", 1)[0] + ".txt")
+                    text = read_transcript_file(path.rsplit(".", 1)[0] + ".txt")
                     transcript, timings = parse_lrs3_txt(text)
                     labels["word_timings"] = timings
+                except TranscriptEncodingError as e:
+                    error = f"transcript_encoding: {e}"
                 except ValueError as e:
                     error = f"bad_metadata: {txt_rel}: {e}"
             yield ClipRef(

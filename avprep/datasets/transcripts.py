@@ -17,18 +17,90 @@ or a corpus clip id that the adapter documents (VoxCeleb: ``id00012/21Uxsk56VDQ/
 TCD-TIMIT: a sentence id such as ``sx31``). A malformed line, an empty transcript
 or one clip given two different texts is a :class:`SidecarError` naming the line:
 the file is the user's configuration, so it fails before the build starts.
+
+Encodings (every transcript file, sidecar or per clip): UTF-8 (with or without a BOM);
+otherwise Windows-1252, the usual encoding of Western European text saved by Windows
+tools, when the result reads as Latin text; otherwise the file is refused
+(:class:`TranscriptEncodingError`, a clip rejection ``transcript_encoding``), never decoded
+with replacement characters that silently drop accented letters.
+
+Before alignment, :func:`check_transcript` rejects a transcript the English aligners cannot
+use: one with letters of another script (``not_english_transcript``), and one far too long
+for its audio (``transcript_too_long``), which would otherwise cost minutes of alignment
+before failing.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 
 from avprep import storage
+from avprep.clips import ClipRejected
+
+# A fast speaker says about 4-5 words per second; twice that is not this clip's transcript.
+MAX_WORDS_PER_SECOND = 8.0
+WORDS_SLACK = 4
 
 
 class SidecarError(ValueError):
     """A transcript or split sidecar file that cannot be read as documented."""
+
+
+class TranscriptEncodingError(ValueError):
+    """A transcript file that is neither UTF-8 nor plausible Windows-1252 text."""
+
+
+def decode_transcript(data: bytes, source: str) -> str:
+    """Text of a transcript file (module docstring: UTF-8, else Windows-1252, else refused)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        utf8_error = e
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        letters = [c for c in text if c.isalpha()]
+        foreign = sum(1 for c in letters if ord(c) > 127)
+        if not letters or foreign <= 0.3 * len(letters):
+            return text  # mostly ASCII letters with some accents: Windows-1252 Latin text
+    raise TranscriptEncodingError(
+        f"{source} is not UTF-8 ({utf8_error.reason} at byte {utf8_error.start}) and does not "
+        "read as Windows-1252 Latin text: save it as UTF-8"
+    )
+
+
+def read_transcript_file(path: str) -> str:
+    return decode_transcript(storage.read_bytes(path), path)
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else f"U+{ord(ch):04X}"
+
+
+def check_transcript(transcript: str, seconds: float) -> None:
+    """Raise :class:`ClipRejected` for a transcript the aligner cannot use (module doc)."""
+    scripts = sorted({_script(c) for c in transcript if c.isalpha() and _script(c) != "LATIN"})
+    if scripts:
+        raise ClipRejected(
+            "not_english_transcript",
+            f"transcript {transcript[:60]!r} has {'/'.join(scripts).lower()} letters: not "
+            "pronounceable English for the aligner's English model (give an English "
+            "transcript, or build with --aligner none)",
+        )
+    from avprep.phonetics.lexicon import normalize_transcript
+
+    n_words = len(normalize_transcript(transcript))
+    if n_words > MAX_WORDS_PER_SECOND * seconds + WORDS_SLACK:
+        raise ClipRejected(
+            "transcript_too_long",
+            f"{n_words} words for {seconds:.2f} s of audio (over {MAX_WORDS_PER_SECOND:g} "
+            "words/s): the transcript does not belong to this clip, or the clip is cut short",
+        )
 
 
 def normalise_clip_id(clip: str) -> str:
@@ -85,7 +157,10 @@ class TranscriptSidecar:
 
     @classmethod
     def load(cls, path: str) -> TranscriptSidecar:
-        text = storage.read_text(path)
+        try:
+            text = read_transcript_file(path)
+        except TranscriptEncodingError as e:
+            raise SidecarError(str(e)) from None
         return cls.parse(text, source=path, jsonl=path.lower().endswith(".jsonl"))
 
     @classmethod

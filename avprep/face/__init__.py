@@ -6,5 +6,6 @@ non-commercial use only. See :mod:`avprep.face.model_files`.
 
 from avprep.face.config import FaceConfig
 from avprep.face.stage import FaceStage
+from avprep.face.templates import CRAN_TEMPLATE, DAVS_TEMPLATE, FaceTemplate
 
-__all__ = ["FaceConfig", "FaceStage"]
+__all__ = ["CRAN_TEMPLATE", "DAVS_TEMPLATE", "FaceConfig", "FaceStage", "FaceTemplate"]

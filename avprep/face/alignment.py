@@ -1,9 +1,10 @@
 """Similarity alignment of 68-point landmarks to a template, and the crops it defines.
 
 A crop is ``cv2.warpAffine(frame, A)`` with ``A`` the 2x3 similarity (rotation, uniform
-scale, translation) that best maps the frame's eye centres and mouth centre onto the
-template in the least-squares sense (Umeyama 1991, no reflection). Landmarks map with the
-same ``A``, and the inverse maps crop pixels back to the source frame.
+scale, translation) that maps the frame's eye centres and mouth centre onto the template:
+least squares (Umeyama 1991, no reflection) for ``cran112``, the official DAVS fit
+(:func:`davs_similarity`) for ``davs256``. Landmarks map with the same ``A``, and the
+inverse maps crop pixels back to the source frame.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from avprep.face.templates import mouth_box_in_256, template_points
+from avprep.face.templates import DAVS_TEMPLATE, TEMPLATES, FaceTemplate
 
 RIGHT_EYE = slice(36, 42)  # subject's right eye = image-left in a frontal face
 LEFT_EYE = slice(42, 48)
@@ -73,22 +74,65 @@ def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     return np.concatenate([lin, t[..., None]], axis=-1)
 
 
+def davs_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2x3 similarity ``src`` -> ``dst`` as the official DAVS ``transformation_from_points``.
+
+    Both point sets are centred and divided by their standard deviation over all
+    coordinates; the rotation is ``(U V^T)^T`` from the SVD of ``src^T dst`` (orthogonal
+    Procrustes, no reflection guard: a face is never mirrored relative to its template); the
+    scale is ``std(dst) / std(src)``, not the least-squares scale.
+    """
+    p1 = np.asarray(src, dtype=np.float64)
+    p2 = np.asarray(dst, dtype=np.float64)
+    c1, c2 = p1.mean(0), p2.mean(0)
+    q1, q2 = p1 - c1, p2 - c2
+    s1, s2 = q1.std(), q2.std()
+    if s1 == 0:
+        raise ValueError("degenerate anchors: all points coincide")
+    u, _, vt = np.linalg.svd((q1 / s1).T @ (q2 / s2))
+    sr = (s2 / s1) * (u @ vt).T
+    a = np.empty((2, 3))
+    a[:, :2] = sr
+    a[:, 2] = c2 - sr @ c1
+    return a
+
+
+def fit_template(anchors: np.ndarray, template: FaceTemplate, size: int) -> np.ndarray:
+    """(3,2) anchors -> the 2x3 similarity onto ``template`` at ``size`` (its fit and weights)."""
+    reps = np.asarray(template.anchor_weights)
+    src = np.repeat(np.asarray(anchors, dtype=np.float64), reps, axis=0)
+    dst = np.repeat(template.scaled(size), reps, axis=0)
+    if template.fit == "davs":
+        return davs_similarity(src, dst)
+    return similarity_transform(src, dst)
+
+
 def align_transforms(anchors: np.ndarray, template: str, size: int) -> np.ndarray:
     """(T,3,2) anchors -> (T,2,3) similarities onto the named template at ``size``."""
-    dst = template_points(template, size)
-    return np.stack([similarity_transform(a, dst) for a in anchors])
+    tpl = TEMPLATES[template]
+    return np.stack([fit_template(a, tpl, size) for a in anchors])
+
+
+def translate(a: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """The affine(s) ``a`` followed by a shift of (dx, dy) pixels."""
+    out = np.array(a, dtype=np.float64, copy=True)
+    out[..., 0, 2] += dx
+    out[..., 1, 2] += dy
+    return out
 
 
 def mouth_transforms(a256: np.ndarray, size256: int, mouth_size: int) -> np.ndarray:
     """(T,2,3) frame->256 crop transforms -> frame->mouth crop transforms."""
-    cx, cy, side = mouth_box_in_256(size256)
+    cx, cy, side = DAVS_TEMPLATE.mouth_box(size256)
     k = mouth_size / side
-    s = np.array([[k, 0.0, mouth_size / 2 - k * cx], [0.0, k, mouth_size / 2 - k * cy]])
+    # pixel centres: the box [c - side/2, c + side/2] maps onto [-0.5, mouth_size - 0.5]
+    s = np.array([[k, 0.0, mouth_size / 2 - 0.5 - k * cx], [0.0, k, mouth_size / 2 - 0.5 - k * cy]])
     return compose_affine(s, a256)
 
 
-def warp_crop(frame: np.ndarray, a: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` x ``size`` crop of ``frame`` under ``a``; outside the frame is black.
+def warp_crop(frame: np.ndarray, a: np.ndarray, size: int, border_value: int = 0) -> np.ndarray:
+    """The ``size`` x ``size`` crop of ``frame`` under ``a``; outside the frame is
+    ``border_value`` (grey 127 for the DAVS template, as the official code fills it).
 
     Bilinear warping aliases when it shrinks by more than 2x, so the frame is first
     area-averaged down to a scale the warp can take (same geometry, adjusted ``a``).
@@ -110,5 +154,5 @@ def warp_crop(frame: np.ndarray, a: np.ndarray, size: int) -> np.ndarray:
         (size, size),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
+        borderValue=(border_value, border_value, border_value),
     )

@@ -40,7 +40,8 @@ class FaceConfig:
     min_good_fraction: float = 0.5  # clips with fewer usable frames are rejected
 
     # crops
-    crop_size: int = 256  # DAVS / DVAE template
+    crop_size: int = 256  # DAVS / DVAE template (official DAVS geometry)
+    crop_margin: int = 2  # crop256 is stored (crop_size + 2 margin)^2: the official 260 crop
     crop_size_small: int = 112  # CRAN template
     mouth_size: int = 96
     image_format: str = "mp4"  # "mp4" (one member per stream) | "jpg" (one member per frame)
@@ -58,6 +59,8 @@ class FaceConfig:
             w = getattr(self, name)
             if w < 1 or w % 2 == 0:
                 raise ValueError(f"{name} must be an odd number >= 1, not {w}")
+        if self.crop_margin < 0 or (self.crop_size + 2 * self.crop_margin) % 2:
+            raise ValueError("crop_margin must be >= 0 (stored crops need an even size)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError("jpeg_quality must be in 1..100")
 

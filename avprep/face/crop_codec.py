@@ -9,6 +9,10 @@ The default is ``mp4``, chosen by measurement (``benchmarks/bench_face.py``, 29-
 crop256 runs at ~2200 frames/s per core for both (all three MP4 streams ~2900 frames/s,
 JPEG ~4700). The test clip animates a still photo, which flatters H.264; expect a smaller
 gap on real video. Use ``jpg`` where per-frame random access matters more than size.
+Those figures predate two changes made for byte-identical rebuilds (issue 11): the colour
+conversion is :func:`rgb_to_yuv420p` (integer numpy, not libswscale) and x264 runs with
+``mbtree=0``; on the demo crops at CRF 18 that makes the MP4s ~35-70 % larger at ~1 dB
+higher PSNR (CRF 20 gives about the old size and quality). ``crop256`` is now stored 260x260.
 """
 
 from __future__ import annotations
@@ -39,16 +43,68 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return img[:, :, ::-1]
 
 
+def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB uint8 (H, W even) -> the ``(3H/2, W)`` yuv420p layout PyAV takes.
+
+    BT.601 limited range in the usual 8-bit integer form (Y = 16 + (66 R + 129 G + 25 B + 128)
+    >> 8, ...), chroma from the sum of each 2x2 block (centre siting). Integer arithmetic on
+    purpose: libswscale's rgb24 -> yuv420p output depends on where the numpy buffer lies in
+    memory (PyAV hands it over without copying: the same pixels at another address gave other
+    YUV bytes), and a float matrix product goes through BLAS kernels whose rounding depends on
+    alignment too; either made two builds of the same input write different MP4 bytes.
+    """
+    h, w = rgb.shape[:2]
+    x = rgb.astype(np.int32)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
+    s = x.reshape(h // 2, 2, w // 2, 2, 3).sum(axis=(1, 3))  # 2x2 sums: 4x the mean
+    rs, gs, bs = s[..., 0], s[..., 1], s[..., 2]
+    cb = ((-38 * rs - 74 * gs + 112 * bs + 512) >> 10) + 128
+    cr = ((112 * rs - 94 * gs - 18 * bs + 512) >> 10) + 128
+    out = np.empty((h * 3 // 2, w), dtype=np.uint8)
+    out[:h] = np.clip(y, 0, 255)
+    out[h : h + h // 4] = np.clip(cb, 0, 255).reshape(h // 4, w)
+    out[h + h // 4 :] = np.clip(cr, 0, 255).reshape(h // 4, w)
+    return out
+
+
+def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
+    """A yuv420p ``VideoFrame`` whose every byte is set, row padding included (FFmpeg pads
+    rows to an aligned line size and leaves the padding uninitialised; nothing the encoder can
+    read is left to chance). Padding repeats each row's last pixel."""
+    h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    frame = av.VideoFrame(w, h, "yuv420p")
+    planes = (
+        yuv[:h],
+        yuv[h : h + h // 4].reshape(h // 2, w // 2),
+        yuv[h + h // 4 :].reshape(h // 2, w // 2),
+    )
+    for plane, data in zip(frame.planes, planes, strict=True):
+        rows, cols = data.shape
+        padded = np.empty((rows, plane.line_size), dtype=np.uint8)
+        padded[:, :cols] = data
+        padded[:, cols:] = data[:, -1:]
+        raw = padded.tobytes()
+        plane.update(raw + bytes(plane.buffer_size - len(raw)))
+    return frame
+
+
 def encode_mp4(frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> bytes:
-    """(T,H,W,3) RGB uint8 (H, W even) -> H.264 MP4 bytes."""
+    """(T,H,W,3) RGB uint8 (H, W even) -> H.264 MP4 bytes, the same bytes for the same
+    frames in any process (the colour conversion is :func:`rgb_to_yuv420p`)."""
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as out:
         st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         st.width, st.height = int(frames.shape[2]), int(frames.shape[1])
         st.pix_fmt = "yuv420p"
-        st.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        # mbtree=0: with x264's macroblock-tree rate control (and adaptive quantisation) on,
+        # the same frames gave different bytes in ~5 % of encodes after heap churn (PyAV
+        # 18's libx264); with mbtree off, 150 of 150 repeated encodes were identical
+        st.options = {
+            "crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0",
+        }  # fmt: skip
         for f in frames:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), "rgb24")):
+            for pkt in st.encode(_yuv420p_frame(rgb_to_yuv420p(f))):
                 out.mux(pkt)
         for pkt in st.encode():
             out.mux(pkt)

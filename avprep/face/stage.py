@@ -3,7 +3,14 @@
 Writes to the :class:`~avprep.clips.ClipWork`:
 
 - files: crop streams ``crop256`` (DAVS/DVAE template), ``crop112`` (CRAN template),
-  ``mouth``, as ``<stream>.mp4`` (default) or ``<stream>_<frame:05d>.jpg``;
+  ``mouth``, as ``<stream>.mp4`` (default) or ``<stream>_<frame:05d>.jpg``. ``crop256`` is
+  stored with ``crop_margin`` (2) extra pixels on every side, i.e. 260x260: exactly the
+  official DAVS on-disk crop, whose random 256 crops (offsets 0..4) DAVS trains on, so the
+  reader's augmentation shifts over real pixels instead of inventing a border. Its centre
+  256x256 (offset ``crop_margin``) is the nominal crop: ``landmarks_crop256`` and
+  ``transform256`` are in that centred 256 frame (the official test-time crop), and
+  :func:`avprep.reader.views.crop_stored` cuts it. Pixels outside the source frame are grey
+  127 in ``crop256`` and ``mouth`` (the official DAVS border), black in ``crop112``;
 - arrays: ``landmarks_src`` (T,68,2) frame pixels, ``landmarks_crop256``,
   ``landmarks_crop112``, ``landmarks_mouth`` (T,20,2: points 48-67 in the mouth crop),
   ``transform256``, ``transform112``, ``transform_mouth`` (T,2,3 frame -> crop),
@@ -32,12 +39,14 @@ from avprep.face.alignment import (
     anchor_points,
     apply_affine,
     mouth_transforms,
+    translate,
     warp_crop,
 )
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker, make_landmarker
 from avprep.face.config import FaceConfig
 from avprep.face.crop_codec import encode_streams
 from avprep.face.pose import POSE_VERSION, extreme_pose, head_pose, longest_run
+from avprep.face.templates import CRAN_TEMPLATE, DAVS_TEMPLATE
 from avprep.face.tracking import (
     DETECTED,
     EXTREME_POSE,
@@ -63,8 +72,42 @@ REJECT_REASON = {
 }
 
 
-def _warp_all(frames: np.ndarray, transforms: np.ndarray, size: int) -> np.ndarray:
-    return np.stack([warp_crop(f, a, size) for f, a in zip(frames, transforms, strict=True)])
+def _warp_all(
+    frames: np.ndarray, transforms: np.ndarray, size: int, border_value: int = 0
+) -> np.ndarray:
+    return np.stack(
+        [warp_crop(f, a, size, border_value) for f, a in zip(frames, transforms, strict=True)]
+    )
+
+
+def _templates_meta(cfg: FaceConfig) -> dict[str, dict]:
+    """What every sample records about its crop geometry (schema: ``face.templates``)."""
+    cx, cy, side = DAVS_TEMPLATE.mouth_box(cfg.crop_size)
+    return {
+        "crop256": {
+            **DAVS_TEMPLATE.as_dict(),
+            "points_at_crop_size": DAVS_TEMPLATE.scaled(cfg.crop_size).round(4).tolist(),
+            "crop_size": cfg.crop_size,
+            "stored_size": cfg.crop_size + 2 * cfg.crop_margin,
+            "margin": cfg.crop_margin,
+        },
+        "crop112": {
+            **CRAN_TEMPLATE.as_dict(),
+            "points_at_crop_size": CRAN_TEMPLATE.scaled(cfg.crop_size_small).round(4).tolist(),
+            "crop_size": cfg.crop_size_small,
+            "stored_size": cfg.crop_size_small,
+            "margin": 0,
+        },
+        "mouth": {
+            "name": "davs256-mouth",
+            "box_in_crop256": [round(cx, 4), round(cy, 4), round(side, 4)],
+            "rule": "square centred on the davs256 mouth point, 1.5 template eye distances wide",
+            "crop_size": cfg.mouth_size,
+            "stored_size": cfg.mouth_size,
+            "margin": 0,
+            "border_value": DAVS_TEMPLATE.border_value,
+        },
+    }
 
 
 class FaceStage:
@@ -169,10 +212,13 @@ class FaceStage:
         a256 = align_transforms(anchors, "davs256", cfg.crop_size)
         a112 = align_transforms(anchors, "cran112", cfg.crop_size_small)
         am = mouth_transforms(a256, cfg.crop_size, cfg.mouth_size)
+        grey, mg256 = DAVS_TEMPLATE.border_value, cfg.crop_margin
         crops = {
-            "crop256": _warp_all(frames, a256, cfg.crop_size),
-            "crop112": _warp_all(frames, a112, cfg.crop_size_small),
-            "mouth": _warp_all(frames, am, cfg.mouth_size),
+            "crop256": _warp_all(
+                frames, translate(a256, mg256, mg256), cfg.crop_size + 2 * mg256, grey
+            ),
+            "crop112": _warp_all(frames, a112, cfg.crop_size_small, CRAN_TEMPLATE.border_value),
+            "mouth": _warp_all(frames, am, cfg.mouth_size, grey),
         }
         t_enc = time.perf_counter()
         files = encode_streams(crops, cfg.image_format, cfg.jpeg_quality, cfg.mp4_crf)
@@ -199,11 +245,13 @@ class FaceStage:
         work.meta["face"] = {
             **self.versions(),
             "template": {"crop256": "davs256", "crop112": "cran112", "mouth": "davs256-mouth"},
+            "templates": _templates_meta(cfg),
             "crop_sizes": {
                 "crop256": cfg.crop_size,
                 "crop112": cfg.crop_size_small,
                 "mouth": cfg.mouth_size,
             },
+            "crop_margins": {"crop256": cfg.crop_margin, "crop112": 0, "mouth": 0},
             "image_format": cfg.image_format,
             "n_faces": tr.n_faces,
             "n_face_tracks": tr.n_tracks,

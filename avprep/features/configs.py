@@ -6,7 +6,7 @@ Three kinds of feature exist, each a frozen dataclass:
   preprocessing computes in MATLAB (Kamil Wojcicki's ``mfcc.m``, "HTK MFCC MATLAB").
 - :class:`PsfMfccConfig` (``kind="mfcc_psf"``): ``python_speech_features.mfcc`` with the given
   arguments (SyncNet convention, and CRAN's 20 ms variant).
-- :class:`LogSpecConfig` (``kind="logspec"``): a log-magnitude STFT spectrogram (DVAE, after
+- :class:`LogSpecConfig` (``kind="logspec"``): a dB log-magnitude spectrogram (DVAE, after
   the FHVAE recipe it cites).
 
 Each config carries the per-video-frame :class:`WindowConvention` its paper uses, so a track
@@ -18,7 +18,7 @@ A user adds a configuration without code changes with a JSON file, read by
     [
       {"name": "mfcc_davs_padded", "base": "mfcc_davs", "window": {"edge": "pad_edge"}},
       {"name": "logspec_512", "kind": "logspec", "n_fft": 512, "win_length": 400,
-       "n_bins": 257, "window": {"width": 20, "anchor": "center"}}
+       "n_bins": 256, "window": {"width": 20, "anchor": "center"}}
     ]
 
 ``base`` copies a registered config and overrides the given fields (``window`` is merged
@@ -170,13 +170,13 @@ class PsfMfccConfig:
 
 @dataclass(frozen=True)
 class LogSpecConfig:
-    """Log-magnitude spectrogram via ``librosa.stft``, as FHVAE's ``rstft`` computes it.
+    """Log-magnitude spectrogram in dB, FHVAE's recipe (see :mod:`avprep.features.spectrogram`).
 
-    Pre-emphasis ``y[n] = x[n] - a x[n-1]`` (``y[0] = x[0]``), ``librosa.stft`` with
-    ``n_fft``, ``hop_length``, ``win_length``, ``window`` and ``center``/``pad_mode``, magnitude,
-    natural log floored at ``log_floor`` (FHVAE clips at -50), first ``n_bins`` bins kept
-    (DVAE's 200 dimensions: the 201 bins of a 400-point FFT without the Nyquist bin).
-    With ``center=True`` step ``j`` is centred on sample ``j * hop_length``.
+    Frames of ``win_length`` samples every ``hop_length`` starting at sample 0 (not centred),
+    times ``window_fn`` (``"sqrt_hann"``: FHVAE's sqrt of the periodic Hann; or any
+    ``scipy.signal.get_window`` name, periodic), ``n_fft``-point FFT, magnitude,
+    ``db_scale * max(log10|X|, log_floor)``, bins ``first_bin .. first_bin + n_bins - 1``
+    (FHVAE ``--remove_0th True``: ``first_bin = 1``, DC dropped). No pre-emphasis.
     """
 
     name: str
@@ -185,11 +185,10 @@ class LogSpecConfig:
     n_fft: int = 400
     win_length: int = 400
     hop_length: int = 160
-    window_fn: str = "hamming"
-    center: bool = True
-    pad_mode: str = "reflect"
-    preemphasis: float = 0.97
-    log_floor: float = -50.0
+    window_fn: str = "sqrt_hann"
+    log_floor: float = -20.0  # on log10|X|, before db_scale (FHVAE log_floor=-20)
+    db_scale: float = 20.0
+    first_bin: int = 1
     n_bins: int = 200
     input_scale: float = 1.0
     window: WindowConvention = field(default_factory=WindowConvention)
@@ -215,11 +214,15 @@ def _round_half_up(x: float) -> int:
 
 MFCC_DAVS = HtkMfccConfig(
     name="mfcc_davs",
-    window=WindowConvention(width=20, anchor="start", offset=-4, edge="invalid"),
+    # savemfcc.m writes MATLAB columns 4l-7..4l+12 to l.bin and the official loader pairs
+    # n.jpg (0-based frames 0.jpg..28.jpg) with n.bin: 0-based frame n takes 0-based steps
+    # 4n-8..4n+11, i.e. offset -8 from the step that starts at the frame time.
+    window=WindowConvention(width=20, anchor="start", offset=-8, edge="invalid"),
     description=(
         "DAVS (Zhou et al. 2019): HTK-style MATLAB MFCC, 25 ms Hamming / 10 ms hop, "
         "pre-emphasis 0.97, 512-pt FFT magnitude, 13 mel filters 300-3700 Hz, x2^15, lifter 22, "
-        "c0 dropped -> 12 x 20 per video frame; frame l (1-based) takes MFCC frames 4l-7..4l+12"
+        "c0 dropped -> 12 x 20 per video frame; 0-based frame n takes 0-based MFCC steps "
+        "4n-8..4n+11 (official n.jpg <-> n.bin = MATLAB columns 4n-7..4n+12)"
     ),
 )
 MFCC_SYNCNET = PsfMfccConfig(
@@ -246,9 +249,11 @@ LOGSPEC_DVAE = LogSpecConfig(
     name="logspec_dvae",
     window=WindowConvention(width=20, anchor="center", offset=0, edge="invalid"),
     description=(
-        "DVAE (Mittal et al. 2020) after FHVAE (Hsu et al. 2017): 200-dim log-magnitude "
-        "spectrogram every 10 ms (25 ms Hamming, 400-pt FFT, pre-emphasis 0.97, log floor -50); "
-        "200 ms segments (T = 20) centred on the video frame"
+        "DVAE (Mittal et al. 2020) after the FHVAE recipe it cites (Hsu et al. 2017, "
+        "make_spec.sh / tools/audio.py): 400-sample frames every 160 samples (not centred), "
+        "sqrt periodic Hann, no pre-emphasis, 400-pt FFT, 20*log10 magnitude floored at "
+        "log10 = -20, DC bin removed -> 200 bins; 200 ms segments (T = 20 frames) centred on "
+        "the video frame"
     ),
 )
 
@@ -357,8 +362,11 @@ def _check_config(config: FeatureConfig) -> None:
             raise ValueError(f"{config.name}: need 0 <= fmin < fmax <= sample_rate/2")
         if config.n_ceps > config.n_mels:
             raise ValueError(f"{config.name}: n_ceps > n_mels")
-    if isinstance(config, LogSpecConfig) and config.n_bins > config.n_fft // 2 + 1:
-        raise ValueError(f"{config.name}: n_bins > n_fft/2 + 1")
+    if isinstance(config, LogSpecConfig):
+        if config.first_bin < 0 or config.first_bin + config.n_bins > config.n_fft // 2 + 1:
+            raise ValueError(f"{config.name}: first_bin + n_bins > n_fft/2 + 1")
+        if config.win_length > config.n_fft:
+            raise ValueError(f"{config.name}: win_length > n_fft")
 
 
 def load_feature_configs(

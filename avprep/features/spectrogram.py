@@ -1,48 +1,71 @@
-"""Log-magnitude spectrogram track (DVAE), computed with ``librosa.stft``.
+"""Log-magnitude spectrogram track (DVAE), as the FHVAE recipe DVAE cites computes it.
 
-DVAE (Mittal et al. 2020, Sec. 4) uses "a 200-dimensional log-magnitude spectrogram computed
-every 10ms", following FHVAE (Hsu et al. 2017), whose public code (``rstft`` in
-``fhvae/datasets/audio_utils.py``) does: pre-emphasis 0.97, ``librosa.stft`` with
-``n_fft = 400`` (25 ms at 16 kHz), hop 160, Hamming window, librosa's default centring,
-magnitude, natural log, values below -50 set to -50. A 400-point FFT has 201 bins; DVAE's 200
-dimensions are the first 200 (0 .. 7960 Hz): the Nyquist bin is dropped.
+DVAE (Mittal et al. 2020, Sec. 4): "a 200-dimensional log-magnitude spectrogram computed every
+10ms", "setup similar to" Hsu et al., NIPS 2017 (FHVAE). That recipe's public code
+(wnhsu/FactorizedHierarchicalVAE: ``egs/timit/steps/make_spec.sh``, ``spec_data_prep.sh``,
+``src/tools/audio.py`` ``comp_spec_image``/``stft_index``/``hann``) on 16 kHz audio read as
+float in [-1, 1]:
 
-Only the pre-emphasis and the log floor are written here (one line each); librosa does the
-STFT. ``pad_mode="reflect"`` is set explicitly: it was librosa's default when FHVAE was
-written (librosa >= 0.10 pads with zeros by default).
+- frames of ``fn = 400`` samples starting at sample ``160 t`` (not centred, no padding);
+- window ``sqrt(hann(400))`` with FHVAE's periodic Hann ``0.5 (1 - cos(2 pi x / n))``
+  (``awin=None`` selects it), no pre-emphasis;
+- ``fft = 400``-point FFT, bins ``0 .. 200`` kept (201);
+- ``log10 |X|``, values below ``log_floor = -20`` set to -20 (so ``|X| = 0`` gives -20, not
+  ``-inf``), times 20: dB, floor -400 dB;
+- ``--remove_0th True``: the DC bin is dropped -> 200 bins (62.5 Hz .. 8 kHz, Nyquist kept).
+
+One departure, on purpose: FHVAE's frame starts are ``arange(0, N - 400, 160)``, which leaves
+out a last frame that ends exactly on the last sample; we keep every full frame
+(``floor((N - 400) / 160) + 1``). The frames both have are identical.
 """
 
 from __future__ import annotations
 
-import librosa
+from functools import lru_cache
+
 import numpy as np
+import scipy.fft
+import scipy.signal
 
 from avprep.features.configs import LogSpecConfig
-from avprep.features.mfcc import preemphasis
+
+
+@lru_cache(maxsize=16)
+def _window(name: str, n: int) -> np.ndarray:
+    if name == "sqrt_hann":  # FHVAE's default analysis window: sqrt of the periodic Hann
+        x = np.arange(n)
+        return np.sqrt(0.5 * (1.0 - np.cos(2.0 * np.pi * x / n)))
+    return scipy.signal.get_window(name, n, fftbins=True)
+
+
+def logspec_window(config: LogSpecConfig) -> np.ndarray:
+    """The ``win_length`` analysis window of a config (float64, read-only)."""
+    w = _window(config.window_fn, config.win_length)
+    w.flags.writeable = False
+    return w
+
+
+def n_logspec_frames(n_samples: int, config: LogSpecConfig) -> int:
+    """Number of full frames: ``floor((N - win) / hop) + 1`` (0 when ``N < win``)."""
+    if n_samples < config.win_length:
+        return 0
+    return (n_samples - config.win_length) // config.hop_length + 1
 
 
 def log_spectrogram(audio: np.ndarray, config: LogSpecConfig) -> np.ndarray:
-    """``(T, n_bins)`` float32 natural-log magnitude spectrogram of mono ``audio``.
+    """``(T, n_bins)`` float32 dB log-magnitude spectrogram of mono ``audio`` (module doc).
 
-    With ``center=True``, ``T = 1 + N // hop`` and step ``j``'s analysis window is centred on
-    sample ``j * hop`` (the first and last steps see reflected padding). Audio shorter than
-    one analysis window gives ``(0, n_bins)``. Log values are floored at ``log_floor``, so
-    silence gives ``log_floor`` (finite).
+    Step ``t`` analyses samples ``[t * hop, t * hop + win)``; audio shorter than one window
+    gives ``(0, n_bins)``. Silence gives ``db_scale * log_floor`` (finite).
     """
     x = np.asarray(audio, dtype=np.float64) * config.input_scale
-    if x.shape[-1] < config.win_length:
+    n = n_logspec_frames(x.shape[-1], config)
+    if n == 0:
         return np.zeros((0, config.n_bins), dtype=np.float32)
-    x = preemphasis(x, config.preemphasis)
-    spec = librosa.stft(
-        x,
-        n_fft=config.n_fft,
-        hop_length=config.hop_length,
-        win_length=config.win_length,
-        window=config.window_fn,
-        center=config.center,
-        pad_mode=config.pad_mode,
-    )
-    mag = np.abs(spec[: config.n_bins])
-    with np.errstate(divide="ignore"):  # log(0) = -inf, then floored
-        logmag = np.maximum(np.log(mag), config.log_floor)
-    return np.ascontiguousarray(logmag.T, dtype=np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(x, config.win_length)[:: config.hop_length]
+    frames = frames[:n] * logspec_window(config)
+    spec = scipy.fft.rfft(frames, n=config.n_fft, axis=-1)
+    mag = np.abs(spec[:, config.first_bin : config.first_bin + config.n_bins])
+    with np.errstate(divide="ignore"):  # log10(0) = -inf, then floored like FHVAE
+        logmag = np.maximum(np.log10(mag), config.log_floor)
+    return np.ascontiguousarray(config.db_scale * logmag, dtype=np.float32)

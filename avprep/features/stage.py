@@ -21,6 +21,7 @@ from avprep.features.configs import FeatureConfig, config_to_dict, get_feature_c
 from avprep.features.noise import add_white_noise, noise_level_tag, noise_track_name
 from avprep.features.tracks import compute_track, track_timing
 from avprep.features.windows import describe_span, window_validity
+from avprep.pcm import quantize_pcm16
 
 DEFAULT_FEATURES: tuple[str, ...] = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
 FEATURES_VERSION = "1"
@@ -89,11 +90,15 @@ class AudioFeatureStage:
         media = work.media
         if media is None or media.audio is None:
             raise ClipRejected("no_audio", "audio features need decoded audio")
+        # the samples the shard's 16-bit FLAC stores (a no-op after ClipProcessor's
+        # quantisation), so every track is recomputable from the stored audio
         audio = np.asarray(media.audio, dtype=np.float32)
         if audio.ndim != 1:
             raise ClipRejected("bad_audio", f"expected mono audio, got shape {audio.shape}")
         if not np.all(np.isfinite(audio)):
             raise ClipRejected("bad_audio", "audio contains NaN or infinite samples")
+        audio = quantize_pcm16(audio)
+        media.audio = audio  # downstream stages and the FLAC writer see the same samples
         for config in self._configs:
             if config.sample_rate != media.sample_rate:
                 raise ClipRejected(
@@ -113,10 +118,13 @@ class AudioFeatureStage:
             track = compute_track(audio, config)
             timing = track_timing(config)
             usable = timing.usable_steps(audio.shape[0], track.shape[0])
-            valid, starts, n_padded = window_validity(
-                n_frames, fps, config.window, timing, usable
-            )
+            valid, starts, n_padded = window_validity(n_frames, fps, config.window, timing, usable)
             valid_key = f"{config.name}_valid"
+            if media.audio_extent is not None:  # frames over silence padded in: invalid
+                usable = timing.steps_within(*media.audio_extent, track.shape[0])
+                valid, starts, n_padded = window_validity(
+                    n_frames, fps, config.window, timing, usable
+                )
             work.arrays[config.name] = track
             work.arrays[valid_key] = valid
             described[config.name] = {

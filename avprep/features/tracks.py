@@ -3,9 +3,8 @@
 A track is float32 ``(T, D)``; step ``j`` analyses the samples
 ``[first_start + j * hop, first_start + j * hop + win)`` of the clip's audio
 (:class:`TrackTiming`). Steps whose analysis window lies entirely inside the audio are
-"usable"; the others (psf's zero-padded last step, the reflect-padded ends of a centred
-STFT) exist in the track but per-frame windows that need them are padded or invalid,
-never silently used (see :mod:`avprep.features.windows`).
+"usable"; the others (psf's zero-padded last step) exist in the track, but per-frame windows
+that need them are padded or invalid, never silently used (see :mod:`avprep.features.windows`).
 """
 
 from __future__ import annotations
@@ -45,6 +44,13 @@ class TrackTiming:
         hi = min(n_steps, last + 1)
         return (lo, hi) if hi > lo else (0, 0)
 
+    def steps_within(self, start: int, end: int, n_steps: int) -> tuple[int, int]:
+        """``(lo, hi)``: steps that analyse only samples in ``[start, end)`` (the real audio of
+        a clip whose audio was padded to the video's length)."""
+        lo = max(0, math.ceil((start - self.first_start) / self.hop_length))
+        hi = min(n_steps, (end - self.win_length - self.first_start) // self.hop_length + 1)
+        return (lo, hi) if hi > lo else (0, 0)
+
     def as_dict(self) -> dict[str, float | int]:
         return {
             "sample_rate": self.sample_rate,
@@ -60,11 +66,8 @@ def track_timing(config: FeatureConfig) -> TrackTiming:
     if isinstance(config, HtkMfccConfig | PsfMfccConfig):
         return TrackTiming(config.sample_rate, config.hop_length, config.win_length, 0)
     if isinstance(config, LogSpecConfig):
-        # librosa centres a zero-padded win_length window inside each n_fft frame, and with
-        # center=True the n_fft frame of step j is centred on sample j * hop.
-        inner = (config.n_fft - config.win_length) // 2
-        first = inner - (config.n_fft // 2 if config.center else 0)
-        return TrackTiming(config.sample_rate, config.hop_length, config.win_length, first)
+        # FHVAE's frames: step j analyses [j * hop, j * hop + win) (not centred)
+        return TrackTiming(config.sample_rate, config.hop_length, config.win_length, 0)
     raise TypeError(f"not a feature config: {config!r}")
 
 

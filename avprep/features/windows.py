@@ -9,16 +9,21 @@ says which samples each step analyses. The audio each frame's window covers is
 
 What the named conventions give at 25 fps (t = i/25 is frame i's start time, 0-based i):
 
-- ``mfcc_davs`` (start anchor, offset -4, width 20, hop 10 ms, win 25 ms): steps
-  ``4i-4 .. 4i+15``, i.e. 1-based frame l takes MFCC frames ``4l-7 .. 4l+12`` (DAVS); audio
-  ``[t - 40 ms, t + 175 ms)``. Frame 0 always needs steps before the audio starts, so it is
-  invalid; at the end, frames whose window runs past the last MFCC frame are invalid.
+- ``mfcc_davs`` (start anchor, offset -8, width 20, hop 10 ms, win 25 ms): 0-based steps
+  ``4i-8 .. 4i+11``, audio ``[t - 80 ms, t + 135 ms)``. This is the official DAVS pairing:
+  ``savemfcc.m`` writes 1-based MATLAB columns ``4l-7 .. 4l+12`` to ``l.bin``, the official
+  LRW frames are ``0.jpg .. 28.jpg`` and the loader pairs ``n.jpg`` with ``n.bin``, so ``l``
+  is the 0-based frame number (checked against the official output in
+  ``tests/features/test_features_davs_official.py``). Frames 0 and 1 always need steps before
+  the audio starts, so they are invalid; at the end, frames whose window runs past the last
+  MFCC step are invalid (a 29-frame LRW clip: frames 2 .. 25 are valid).
 - ``mfcc_syncnet`` (centre, width 20, win 25 ms): steps ``4i-9 .. 4i+10``, audio
   ``[t - 90 ms, t + 125 ms)`` around the frame centre ``t + 20 ms``.
 - ``mfcc_cran`` (centre, width 35, win 20 ms): steps ``4i-16 .. 4i+18``, audio
   ``[t - 160 ms, t + 200 ms)``: 360 ms centred exactly on ``t + 20 ms``.
-- ``logspec_dvae`` (centre, width 20, STFT centred on ``j*hop``): steps ``4i-7 .. 4i+12``,
-  audio ``[t - 82.5 ms, t + 132.5 ms)``.
+- ``logspec_dvae`` (centre, width 20, FHVAE frames: step ``j`` covers samples
+  ``[160 j, 160 j + 400)``): steps ``4i-9 .. 4i+10``, audio ``[t - 90 ms, t + 125 ms)``: DVAE's
+  200 ms segment (T = 20 frames of its 10 ms grid) whose centre is nearest the frame centre.
 
 At 29.97/30 fps the same rules apply with ``t = i/fps`` (step positions are rounded, so the
 stride alternates 3/3/4 steps). Edges: steps outside the usable range (steps that analyse

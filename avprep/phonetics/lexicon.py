@@ -9,6 +9,7 @@ were guessed by :mod:`avprep.phonetics.g2p` so the sample can say so.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -37,12 +38,20 @@ def number_words(n: int) -> list[str]:
     raise AssertionError("unreachable")
 
 
+# Latin letters that have no decomposition into a base letter plus accents
+_LATIN_LIGATURES = str.maketrans(
+    {"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l",
+     "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D"}
+)  # fmt: skip
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
 
 
 def normalize_transcript(text: str) -> list[str]:
-    """Lower-case words with inner apostrophes kept (``don't``), digits spelled out."""
+    """Lower-case words with inner apostrophes kept (``don't``), digits spelled out; accented
+    Latin letters lose their accents (``café`` -> ``cafe``) instead of being dropped."""
     words: list[str] = []
+    text = unicodedata.normalize("NFKD", text.translate(_LATIN_LIGATURES))
+    text = "".join(c for c in text if not unicodedata.combining(c))
     for tok in _TOKEN.findall(text.lower().replace("\u2019", "'")):
         for part in re.findall(r"\d+|[a-z']+", tok):
             if part.isdigit():

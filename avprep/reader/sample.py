@@ -6,6 +6,13 @@ an ``.npy`` array, some frames of a crop stream, the audio, a track's per-frame 
 A member that is not there raises :class:`MissingFieldError`, whose message names the
 field and the build step / ``avprep build`` option that writes it, instead of a KeyError
 inside a DataLoader worker.
+
+Shards are untrusted input: before anything is decoded, the sample's own metadata must agree
+with itself and its members (``n_frames`` with ``duration`` and with the FLAC's sample count,
+read from its header), and every ``.npy`` array's header (shape, dtype) must agree with its
+byte size, the per-member limit and the sample's ``n_frames`` / recorded track shape. A
+disagreement raises :class:`DamagedSampleError` naming the shard, the sample and the member,
+so a forged header cannot make a reader allocate gigabytes.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from avprep.features.configs import FEATURE_CONFIGS, config_from_dict
 from avprep.features.tracks import TrackTiming
 from avprep.features.windows import FrameWindows, frame_windows
 from avprep.schema import SchemaError, validate_sample_meta
+from avprep.shards import member_byte_limit
 
 FACE_ARRAYS = (
     "landmarks_src", "landmarks_crop256", "landmarks_crop112", "landmarks_mouth",
@@ -34,6 +42,17 @@ FACE_ARRAYS = (
 )  # fmt: skip
 PHONETIC_ARRAYS = ("phone_ids_25fps", "viseme_ids_25fps", "phone_ids_100hz", "viseme_ids_100hz")
 CROP_STREAMS = ("crop256", "crop112", "mouth")
+
+
+# arrays with one row per video frame (identity samples: one per kept image)
+PER_FRAME_ARRAYS = frozenset(
+    (*FACE_ARRAYS, "phone_ids_25fps", "viseme_ids_25fps")
+)  # fmt: skip
+PER_HOP_ARRAYS = frozenset(("phone_ids_100hz", "viseme_ids_100hz"))  # one per 160 samples
+
+
+class DamagedSampleError(SchemaError):
+    """A sample whose members disagree with its own metadata (forged or damaged shard)."""
 
 
 class MissingFieldError(KeyError):
@@ -125,7 +144,43 @@ class ShardSample:
                 validate_sample_meta(meta)
             except SchemaError as e:
                 raise SchemaError(f"{e}{where}") from None
+            sample = cls(key, fields, meta, url)
+            sample._check_extent()
+            return sample
         return cls(key, fields, meta, url)
+
+    def damaged(self, member: str, what: str) -> DamagedSampleError:
+        where = f"shard {self.url}, " if self.url else ""
+        return DamagedSampleError(
+            f"{where}sample {self.key!r}, member {member}: {what}; the shard is damaged or "
+            "was not written by avprep"
+        )
+
+    def _check_extent(self) -> None:
+        """``n_frames`` agrees with ``duration`` and the audio's length (module docstring)."""
+        n, fps = self.n_frames, self.fps
+        if n < 1 or not fps > 0 or abs(n - float(self.meta["duration"]) * fps) > 1.0:
+            raise self.damaged(
+                "json", f"n_frames={n} disagrees with duration={self.meta['duration']} s"
+            )
+        limit = member_byte_limit()
+        rate = int(self.meta.get("sample_rate") or 16000)
+        want = int(round(n * rate / fps))
+        if want * 4 > limit:  # the clip's float32 audio: what any view may decode for it
+            raise self.damaged(
+                "json", f"n_frames={n} means {want * 4} bytes of audio, over the {limit}-byte "
+                "limit per member (AVPREP_MAX_MEMBER_BYTES)",
+            )  # fmt: skip
+        data = self.fields.get("flac")
+        if data is not None:
+            try:
+                got = sf.info(io.BytesIO(data)).frames
+            except RuntimeError as e:
+                raise self.damaged("flac", f"not a readable FLAC ({e})") from None
+            if got != want:
+                raise self.damaged(
+                    "flac", f"{got} samples, but n_frames={n} at {fps:g} fps needs {want}"
+                )
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -164,13 +219,54 @@ class ShardSample:
 
     # ------------------------------------------------------------------ members
     def array(self, name: str) -> np.ndarray:
-        """The ``<name>.npy`` member (cached)."""
+        """The ``<name>.npy`` member (cached), after its header is checked (module doc)."""
         if name not in self._arrays:
             data = self.fields.get(f"{name}.npy")
             if data is None:
                 raise self.missing(name)
+            self._check_npy(name, data)
             self._arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
         return self._arrays[name]
+
+    def _check_npy(self, name: str, data: bytes) -> None:
+        member = f"{name}.npy"
+        f = io.BytesIO(data)
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = read_header(f)
+        except (ValueError, OSError, SyntaxError, TypeError) as e:
+            raise self.damaged(member, f"not a readable .npy array ({e})") from None
+        if dtype.hasobject:
+            raise self.damaged(member, "holds Python objects, which avprep never writes")
+        nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        if nbytes != len(data) - f.tell():
+            raise self.damaged(
+                member, f"header says {shape} {dtype} ({nbytes} bytes) but holds "
+                f"{len(data) - f.tell()} bytes",
+            )  # fmt: skip
+        expected = self._expected_rows(name)
+        if expected is not None and (not shape or shape[0] != expected):
+            raise self.damaged(
+                member, f"shape {shape} does not have the {expected} rows this sample's "
+                "metadata gives it",
+            )  # fmt: skip
+        entry = (self.meta.get("audio_features") or {}).get(name)
+        if entry is not None and list(shape) != [int(x) for x in entry.get("shape", [])]:
+            raise self.damaged(member, f"shape {shape} differs from the recorded {entry['shape']}")
+
+    def _expected_rows(self, name: str) -> int | None:
+        if name in PER_FRAME_ARRAYS or name.endswith("_valid"):
+            return self.n_frames
+        if name in PER_HOP_ARRAYS:
+            rate = int(self.meta.get("sample_rate") or 16000)
+            return int(round(self.n_frames * rate / self.fps)) // 160
+        return None
 
     def audio(self) -> np.ndarray:
         """float32 mono audio (16 kHz, ``n_frames * 640`` samples)."""
@@ -252,7 +348,18 @@ class ShardSample:
             int(t["first_start"]),
         )  # fmt: skip
         usable = (int(entry["usable_steps"][0]), int(entry["usable_steps"][1]))
-        fw = frame_windows(self.array(name), self.n_frames, self.fps, config.window, timing, usable)
+        track = self.array(name)
+        # the track must span the clip: n_frames cannot ask for windows far past its end
+        n_samples = self.n_frames * timing.sample_rate / self.fps
+        if not (0 <= usable[0] <= usable[1] <= track.shape[0]) or (
+            track.shape[0] * timing.hop_length + timing.win_length + 2 * timing.hop_length
+            < n_samples
+        ):
+            raise self.damaged(
+                f"{name}.npy", f"{track.shape[0]} steps (usable {list(usable)}) cannot cover "
+                f"n_frames={self.n_frames}",
+            )  # fmt: skip
+        fw = frame_windows(track, self.n_frames, self.fps, config.window, timing, usable)
         valid_key = entry.get("valid_key")
         if valid_key and f"{valid_key}.npy" in self.fields:
             stored = self.array(valid_key)

@@ -11,6 +11,13 @@ A spec is one string or a list of them; each string is
   gcsfs / s3fs / aiohttp) or ``pipe:CMD`` (a shell command writing the tar to stdout, e.g.
   ``pipe:gsutil cat gs://b/train-000000.tar``).
 
+Only a spec string the caller wrote may be a ``pipe:`` command: what a glob, a directory
+listing or a ``build.json`` yields is always a path (local results are made absolute, so a
+file named ``pipe:...`` is opened as a file, never run). A build folder's shards must be
+plain file names under its ``shards/`` (or the object-store prefix): ``build.json`` cannot
+point the reader elsewhere. Samples are read with the member checks of
+:func:`avprep.shards.iter_shard`; its errors name the shard.
+
 Remote folders and globs are listed through fsspec, so ``gs://bucket/build`` works like a local
 build folder. Nothing here imports torch: the torch datasets in ``models.data`` call these.
 """
@@ -21,13 +28,14 @@ import glob
 import json
 import os
 import subprocess
+import tarfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO
 
 import braceexpand
 
 from avprep import storage
-from avprep.shards import iter_shard
+from avprep.shards import ShardFormatError, check_shard_name, iter_shard
 
 SHARDS_DIR = "shards"
 
@@ -53,6 +61,14 @@ def _build_folder_shards(path: str) -> list[str]:
     if storage.exists(info_path):
         info = json.loads(storage.read_text(info_path))
         names = info.get("shards") or []
+        for n in names:
+            try:
+                check_shard_name(n)
+            except ShardFormatError as e:
+                raise ShardSourceError(
+                    f"{info_path} lists shard {n!r}: {e}; a build's shards lie in its own "
+                    "shards/ folder, so this build.json was not written by avprep"
+                ) from None
         urls = [storage.join(path, SHARDS_DIR, n) for n in names]
         present = [u for u in urls if storage.exists(u)]
         if len(present) != len(urls):
@@ -70,10 +86,16 @@ def _list_tars(path: str) -> list[str]:
 
 
 def _match(pattern: str) -> list[str]:
+    """Paths matching a glob: absolute when local, so none reads as ``pipe:`` or a URL."""
     if storage.is_remote(pattern):
         fs, p = storage._fs(pattern)
         return sorted(fs.unstrip_protocol(m) for m in fs.glob(p))
-    return sorted(glob.glob(pattern))
+    return sorted(os.path.abspath(m) for m in glob.glob(pattern))
+
+
+def _listed(path: str, urls: list[str]) -> list[str]:
+    """Directory listing results as paths that cannot be taken for ``pipe:`` commands."""
+    return urls if storage.is_remote(path) else [os.path.abspath(u) for u in urls]
 
 
 def resolve_shards(
@@ -103,7 +125,7 @@ def resolve_shards(
             urls.extend(found)
             continue
         if storage.isdir(s):
-            found = _build_folder_shards(s) if _is_build_folder(s) else _list_tars(s)
+            found = _listed(s, _build_folder_shards(s) if _is_build_folder(s) else _list_tars(s))
             if wanted is not None:
                 found = [u for u in found if _split_of(u) in wanted]
             if not found:
@@ -154,12 +176,18 @@ def open_shard(url: str) -> BinaryIO:
     return storage.open_binary(url)  # type: ignore[return-value]
 
 
-def iter_shard_samples(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """``(key, {field: bytes})`` of every sample of one shard, streamed."""
+def iter_shard_samples(
+    url: str, max_member_bytes: int | None = None
+) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """``(key, {field: bytes})`` of every sample of one shard, streamed. A member over
+    ``max_member_bytes`` (default :func:`avprep.shards.member_byte_limit`), a link, a sparse
+    or special member or an unsafe name raises :class:`ShardFormatError` naming the shard."""
     stream = open_shard(url)
     try:
-        yield from iter_shard(stream)
-    except (OSError, EOFError) as e:
+        yield from iter_shard(stream, max_member_bytes)
+    except ShardFormatError as e:
+        raise ShardFormatError(f"shard {url}: {e}") from None
+    except (OSError, EOFError, tarfile.TarError) as e:
         raise OSError(f"reading shard {url}: {e}") from e
     finally:
         stream.close()

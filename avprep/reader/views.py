@@ -10,12 +10,23 @@ the convention the build recorded, so every window lies on real audio (``_valid`
 
 Choices per paper (the papers leave these open unless a section is cited):
 
+- **Crops with a margin**: ``crop256`` is stored 260x260 (the official DAVS crop, margin 2;
+  ``face.templates.crop256.margin``). Every view hands out 256x256 images: the centre
+  (offset = margin, the official test-time crop) unless a view augments; ``crop_box``
+  ``(x0, y0, size)`` says which part of the stored (after ``flip``: mirrored) image an item
+  holds, so :func:`map_points` carries crop256 landmarks onto it. Deferred JPEG bytes are
+  the stored images: apply ``crop_box``/``flip`` after decoding.
 - **DAVS** (Zhou et al. 2019, Sec. 4 "Datasets"): aligned 256x256 faces and "a mfcc audio
-  input with size of 12x20" per frame; we give ``mfcc`` as ``(L, 12, 20)`` (coefficients x
-  100 Hz steps). ``seq_len`` consecutive frames whose MFCC windows are all valid and whose face
-  is ok; default 24 = every such frame of a 29-frame LRW clip under the strict DAVS convention
-  (frames 2..25, 1-based: frame 1 needs MFCC steps before the audio, frames 26-29 steps past
-  it; build a ``pad_edge`` feature config to use all 29). ``identity_frame``: a random
+  input with size of 12x20" per frame; the official training augmentation
+  (``Dataloader/Data_load_sequence.py``): per clip one random horizontal flip and one random
+  256 crop of the stored 260 crop (offsets 0..4 in x and y), the same for every frame of the
+  clip and its identity frame; ``augment=False`` (evaluation) gives the centre crop. We
+  give ``mfcc`` as ``(L, 12, 20)`` (coefficients x 100 Hz steps). ``seq_len`` consecutive
+  frames whose MFCC windows are all valid and whose face is ok; default 24 = every such
+  frame of a 29-frame LRW clip under the official DAVS pairing
+  (0-based frame n takes MFCC steps 4n-8 .. 4n+11, as the official ``n.jpg``/``n.bin``: frames
+  2..25 are valid, frames 0-1 need steps before the audio, frames 26-28 steps past it; build
+  a ``pad_edge`` feature config to use all 29). ``identity_frame``: a random
   good frame of the same clip, the "random k-th frame" that gives the pid feature (Sec. 3.3).
   ``word_id`` (LRW's 500 classes) and ``person_id`` are -1 where the corpus has none; person
   ids come from identity samples, read with :class:`DavsIdentityView`.
@@ -162,13 +173,14 @@ class DavsConfig:
     track: str = "mfcc_davs"
     stream: str = "crop256"
     random_start: bool = True  # False: the first usable window (evaluation)
+    augment: bool = True  # official random flip + random 256 crop of 260; False: centre crop
     defer_jpeg: bool = False  # jpg builds: hand JPEG bytes on (decoded on the GPU)
 
 
 class DavsView(View):
     """DAVS clip items: ``frames`` (L,256,256,3) uint8, ``mfcc`` (L,12,20) float32,
     ``identity_frame`` (256,256,3) uint8, ``word_id``, ``person_id``, ``frame_index`` (L,),
-    ``identity_index``, ``key``."""
+    ``identity_index``, ``crop_box`` (x0, y0, 256), ``flip``, ``key``."""
 
     name = "davs"
 
@@ -183,6 +195,12 @@ class DavsView(View):
         cfg = self.config
         self.check(sample)
         fw = sample.windows(cfg.track)
+        margin = stored_margin(sample, cfg.stream)
+        if cfg.augment:  # official: flip = randint(0, 2); crop_x, crop_y = randint(0, 5)
+            flip = bool(rng.integers(2))
+            x0, y0 = (int(v) for v in rng.integers(0, 2 * margin + 1, size=2))
+        else:
+            flip, x0, y0 = False, margin, margin
         face_ok = _face_ok(sample)
         starts = valid_starts(fw.valid & face_ok, cfg.seq_len)
         if len(starts) == 0:
@@ -199,8 +217,53 @@ class DavsView(View):
             "frame_index": idx,
             "identity_index": k,
         }
-        _add_frames(item, sample, cfg.stream, idx, k, "identity_frame", cfg.defer_jpeg)
+        _add_frames(
+            item, sample, cfg.stream, idx, k, "identity_frame", cfg.defer_jpeg, (x0, y0), flip
+        )
         return [item]
+
+
+def stored_margin(sample: ShardSample, stream: str) -> int:
+    """Pixels stored on each side of a crop stream beyond its nominal size (0 if none)."""
+    templates = (sample.meta.get("face") or {}).get("templates") or {}
+    return int((templates.get(stream) or {}).get("margin", 0))
+
+
+def crop_stored(
+    frames: np.ndarray,
+    margin: int,
+    x0: int | None = None,
+    y0: int | None = None,
+    flip: bool = False,
+) -> np.ndarray:
+    """Cut the nominal crop from stored ``(..., S, S, 3)`` frames (``S = size + 2 margin``):
+    mirror first when ``flip`` (as the official DAVS loader does), then take rows
+    ``y0 .. y0 + size`` and columns ``x0 .. x0 + size`` (default: the centre, ``margin``)."""
+    if margin == 0 and not flip:
+        return frames
+    x0 = margin if x0 is None else x0
+    y0 = margin if y0 is None else y0
+    if not (0 <= x0 <= 2 * margin and 0 <= y0 <= 2 * margin):
+        raise ValueError(f"crop offset ({x0}, {y0}) outside 0..{2 * margin}")
+    size = frames.shape[-2] - 2 * margin
+    if flip:
+        frames = frames[..., :, ::-1, :]
+    return np.ascontiguousarray(frames[..., y0 : y0 + size, x0 : x0 + size, :])
+
+
+def map_points(points: np.ndarray, margin: int, crop_box: Sequence[int], flip: bool) -> np.ndarray:
+    """``(..., 2)`` points in the centred nominal crop (e.g. ``landmarks_crop256``) -> pixel
+    coordinates in the image an item holds (``crop_box``, ``flip`` from the item)."""
+    p = np.array(points, dtype=np.float64, copy=True)
+    x0, y0, size = (int(v) for v in crop_box)
+    stored = size + 2 * margin
+    p[..., 0] += margin
+    p[..., 1] += margin
+    if flip:
+        p[..., 0] = stored - 1 - p[..., 0]
+    p[..., 0] -= x0
+    p[..., 1] -= y0
+    return p
 
 
 def _add_frames(
@@ -211,19 +274,32 @@ def _add_frames(
     extra: int | None,
     extra_name: str,
     defer_jpeg: bool,
+    offset: tuple[int, int] | None = None,
+    flip: bool = False,
 ) -> None:
-    """``frames`` (and one extra frame) decoded, or as JPEG bytes when deferring."""
+    """``frames`` (and one extra frame) decoded and cut to the nominal size (``offset`` into
+    the stored crop, default its centre; ``flip`` mirrors first), or as the stored JPEG bytes
+    when deferring. Sets ``crop_box`` and ``flip`` on the item."""
+    margin = stored_margin(sample, stream)
+    x0, y0 = (margin, margin) if offset is None else offset
     wanted = [*idx.tolist(), *([] if extra is None else [extra])]
     if defer_jpeg and sample.stream_format(stream) == "jpg":
         data = sample.jpeg_members(stream, wanted)
         item["frames_jpeg"] = data[: len(idx)]
         if extra is not None:
             item[f"{extra_name}_jpeg"] = data[-1]
-        return
-    frames = sample.frames(stream, wanted)
-    item["frames"] = frames[: len(idx)]
-    if extra is not None:
-        item[extra_name] = frames[-1]
+        size = None
+    else:
+        frames = crop_stored(sample.frames(stream, wanted), margin, x0, y0, flip)
+        item["frames"] = frames[: len(idx)]
+        if extra is not None:
+            item[extra_name] = frames[-1]
+        size = frames.shape[-2]
+    if size is None:
+        templates = (sample.meta.get("face") or {}).get("templates") or {}
+        size = int((templates.get(stream) or {}).get("crop_size", 0))
+    item["crop_box"] = np.array([x0, y0, size], dtype=np.int64)
+    item["flip"] = bool(flip)
 
 
 @dataclass
@@ -234,7 +310,8 @@ class DavsIdentityConfig:
 
 class DavsIdentityView(View):
     """Identity-face items for DAVS's person-ID space (an MS-Celeb-1M-like folder build):
-    ``image`` (256,256,3) uint8, one random good image of the identity, ``person_id``."""
+    ``image`` (256,256,3) uint8 (the centre crop), one random good image of the identity,
+    ``person_id``."""
 
     name = "davs_identity"
     kinds = ("identity",)
@@ -258,10 +335,16 @@ class DavsIdentityView(View):
             "image_index": k,
         }
         stream = self.config.stream
+        margin = stored_margin(sample, stream)
         if self.config.defer_jpeg and sample.stream_format(stream) == "jpg":
             item["image_jpeg"] = sample.jpeg_members(stream, [k])[0]
+            templates = (sample.meta.get("face") or {}).get("templates") or {}
+            size = int((templates.get(stream) or {}).get("crop_size", 0))
         else:
-            item["image"] = sample.frames(stream, [k])[0]
+            item["image"] = crop_stored(sample.frames(stream, [k]), margin)[0]
+            size = item["image"].shape[-2]
+        item["crop_box"] = np.array([margin, margin, size], dtype=np.int64)
+        item["flip"] = False
         return [item]
 
 

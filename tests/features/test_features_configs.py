@@ -46,19 +46,19 @@ def test_user_configs_from_json_file(tmp_path, speech):
     path.write_text(json.dumps([
         {"name": "mfcc_davs_padded", "base": "mfcc_davs", "window": {"edge": "pad_edge"}},
         {"name": "mfcc_davs_26", "base": "mfcc_davs", "n_mels": 26, "fmax": 8000},
-        {"name": "logspec_257", "kind": "logspec", "n_fft": 512, "n_bins": 257,
+        {"name": "logspec_257", "kind": "logspec", "n_fft": 512, "n_bins": 257, "first_bin": 0,
          "window": {"width": 10, "anchor": "center"}},
         {"name": "mfcc_hamming", "base": "mfcc_syncnet", "hamming": True},
     ]))
     configs = load_feature_configs(path)
     assert list(configs) == ["mfcc_davs_padded", "mfcc_davs_26", "logspec_257", "mfcc_hamming"]
     padded = configs["mfcc_davs_padded"]
-    assert padded.window.edge == "pad_edge" and padded.window.offset == -4  # merged
+    assert padded.window.edge == "pad_edge" and padded.window.offset == -8  # merged
     assert padded.n_mels == 13
     assert configs["mfcc_davs_26"].n_mels == 26 and configs["mfcc_davs_26"].fmax == 8000
     spec = configs["logspec_257"]
     assert spec.dim == 257 and spec.window.width == 10 and spec.window.edge == "invalid"
-    assert compute_track(speech[:8000], spec).shape == (51, 257)
+    assert compute_track(speech[:8000], spec).shape == (48, 257)  # (8000 - 400) // 160 + 1
     # an extra config is looked up before the registry; the registry is untouched
     assert get_feature_config("mfcc_davs_26", configs).n_mels == 26
     assert "mfcc_davs_26" not in FEATURE_CONFIGS

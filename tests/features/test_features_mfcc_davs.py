@@ -92,7 +92,7 @@ def test_davs_config_is_the_documented_one():
     assert (DAVS.n_ceps, DAVS.lifter, DAVS.keep_from, DAVS.input_scale) == (13, 22, 1, 2.0**15)
     assert DAVS.dim == 12
     w = DAVS.window
-    assert (w.width, w.anchor, w.offset) == (20, "start", -4)
+    assert (w.width, w.anchor, w.offset) == (20, "start", -8)
 
 
 def test_filterbank_edges_and_shapes_match_trifbank():

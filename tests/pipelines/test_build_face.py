@@ -54,7 +54,7 @@ def test_face_crops_in_samples_and_no_face_rejected(tmp_path, demo_corpus, speec
         ((key, fields),) = list(iter_shard(f))
     meta = json.loads(fields["json"])
     crops = decode_stream(fields, "crop256")
-    assert crops.shape == (meta["n_frames"], 256, 256, 3)
+    assert crops.shape == (meta["n_frames"], 260, 260, 3)  # the official 260 DAVS crop
     assert decode_stream(fields, "crop112").shape[1:3] == (112, 112)
     assert not [f for f in fields if f.startswith("f0")]  # no full frames when crops exist
     lm = np.load(__import__("io").BytesIO(fields["landmarks_crop256.npy"]))

@@ -70,15 +70,27 @@ def test_davs_view(demo_samples):
         assert ref.valid[idx].all()
         np.testing.assert_array_equal(item["mfcc"], ref.windows[idx].transpose(0, 2, 1))
         assert np.array_equal(idx, np.arange(idx[0], idx[0] + 24))
+        # the official augmentation: one flip and one 256 crop of the stored 260 per clip
+        x0, y0, size = item["crop_box"].tolist()
+        assert size == 256 and 0 <= x0 <= 4 and 0 <= y0 <= 4
         crops = decode_stream(sample.fields, "crop256")
+        assert crops.shape[1:3] == (260, 260)
+        if item["flip"]:
+            crops = crops[:, :, ::-1]
+        crops = crops[:, y0 : y0 + 256, x0 : x0 + 256]
         np.testing.assert_array_equal(item["frames"], crops[idx])
         k = item["identity_index"]
         np.testing.assert_array_equal(item["identity_frame"], crops[k])
         assert sample.array("face_ok")[k] and sample.array("face_ok")[idx].all()
         assert item["word_id"] == -1 and item["person_id"] == -1  # the demo has neither
         assert item["frames"].std() > 10  # a real face, not a blank frame
-    # evaluation mode: the first usable window
-    (first,) = DavsView(DavsConfig(random_start=False))(demo_samples[0], rng())
+    # the draws cover flips and offsets over the range the official loader uses
+    draws = [DavsView()(demo_samples[0], rng(i))[0] for i in range(12)]
+    assert {d["flip"] for d in draws} == {False, True}
+    assert len({tuple(d["crop_box"][:2]) for d in draws}) > 3
+    # evaluation mode: the first usable window, the centre crop, no flip
+    (first,) = DavsView(DavsConfig(random_start=False, augment=False))(demo_samples[0], rng())
+    assert first["crop_box"].tolist() == [2, 2, 256] and not first["flip"]
     ok = reference_windows(demo_samples[0], "mfcc_davs").valid & demo_samples[0].array("face_ok")
     assert first["frame_index"][0] == valid_starts(ok, 24)[0]
     assert not reference_windows(demo_samples[0], "mfcc_davs").valid[0]  # frame 0 never valid
@@ -92,7 +104,7 @@ def test_davs_identity_view(identity_build, demo_samples):
         (item,) = view(sample, rng())
         assert item["image"].shape == (256, 256, 3) and item["image"].dtype == np.uint8
         assert item["person_id"] == sample.labels["person_id"] >= 0
-        crops = decode_stream(sample.fields, "crop256")
+        crops = decode_stream(sample.fields, "crop256")[:, 2:258, 2:258]  # centre of 260
         np.testing.assert_array_equal(item["image"], crops[item["image_index"]])
     assert view(demo_samples[0], rng()) == [] and view.skipped["kind_clip"] == 1
 
@@ -150,7 +162,8 @@ def test_dvae_segments(demo_samples, demo_build):
             assert it["viseme_id"] == visemes[it["frame_index"]] and 0 <= it["viseme_id"] <= 20
             assert it["emotion_id"] == 4  # NEU: the demo's label (DVAE's default too)
             assert it["sequence_id"] == ids[sample.key] and np.isnan(it["noise_db"])
-            assert -50.0 <= it["segment"].min() and it["segment"].max() < 20.0
+            # dB: FHVAE's floor is -400; |X| <= sum(sqrt Hann(400)) = 254.6, i.e. 48.1 dB
+            assert -400.0 <= it["segment"].min() and it["segment"].max() < 48.2
         total += len(items)
         assert len({it["viseme_id"] for it in items}) > 3  # real speech: several visemes
     assert total > 300
@@ -179,9 +192,10 @@ def test_dvae_emotion_labels_and_faces_from_jpeg_crops(cremad_build):
     view = DvaeFaceView(DvaeConfig(seq_len=8))
     (item,) = view(sample, rng())
     idx = item["frame_index"]
-    crops = decode_stream(sample.fields, "crop256")
+    crops = decode_stream(sample.fields, "crop256")[:, 2:258, 2:258]  # centre of the 260 crop
     np.testing.assert_array_equal(item["frames"], crops[idx])
     np.testing.assert_array_equal(item["reference"], crops[item["reference_index"]])
+    assert item["crop_box"].tolist() == [2, 2, 256] and not item["flip"]
     ref = reference_windows(sample, "logspec_dvae")
     np.testing.assert_array_equal(item["segments"], ref.windows[idx])
     lm = np.load(io.BytesIO(sample.fields["landmarks_crop256.npy"]))[idx, 48:68]

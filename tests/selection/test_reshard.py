@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from selection_fixtures import manifest_table, skewed_histograms
@@ -112,3 +113,24 @@ def test_reshard_rejects_selection_from_another_build(tmp_path):
     write_selection(select_samples(foreign, n_min=1, n_max=1, k=1), tmp_path / "sel")
     with pytest.raises(ValueError, match="another build"):
         reshard(build, tmp_path / "sel", tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("split", "../../escaped"), ("split", "sub/dir"), ("shard", "../../outside-000000.tar")],
+)
+def test_manifest_values_cannot_leave_the_output_folder(tmp_path, column, value):
+    """Issue 19 case 9: a manifest's split/shard values become paths; a crafted one must not
+    write or read outside the folders reshard was given."""
+    build, _ = _build(tmp_path, n_clips=10, per_shard=5)
+    table = pq.read_table(build / "manifest.parquet")
+    rows = table.to_pylist()
+    rows[0][column] = value
+    pq.write_table(manifest_table(rows), build / "manifest.parquet")
+    selection = tmp_path / "selection.parquet"
+    pq.write_table(pa.table({"key": [rows[0]["key"]], "rank": [0], "selected": [True]}), selection)
+    out = tmp_path / "deep" / "er" / "out"
+    with pytest.raises(ValueError, match=rf"manifest row '{rows[0]['key']}'"):
+        reshard(build, selection, out)
+    escaped = [p for p in tmp_path.rglob("*.tar") if build not in p.parents]
+    assert escaped == []

@@ -7,10 +7,12 @@ import json
 import matplotlib.image as mpimg
 import numpy as np
 import pyarrow.parquet as pq
-from selection_fixtures import skewed_manifest
+from click.testing import CliRunner
+from selection_fixtures import hist, manifest_table, skewed_manifest
 
+from avprep.cli import main
 from avprep.phonetics.phoneset import PHONES
-from avprep.selection import load_selected_keys, select_samples, write_selection
+from avprep.selection import format_result, load_selected_keys, select_samples, write_selection
 from avprep.selection_plot import selection_figure
 
 
@@ -65,3 +67,36 @@ def test_figure_labels_every_phone_readably():
         for left, right in zip(boxes, boxes[1:], strict=False):
             assert left.x1 < right.x0, "adjacent phone labels overlap"
         assert all(b.width > 0 and b.height > 0 for b in boxes)
+
+
+def test_uniformity_of_whole_corpus_beside_subset_and_warning(tmp_path):
+    # 39 single-phone clips: the whole corpus is exactly uniform, every subset of at most
+    # n_max = 5 clips misses phones, so the chosen subset is less uniform than the whole
+    rows = [{"key": f"c{i:02d}", "phone_hist": hist(**{p: 10})} for i, p in enumerate(PHONES)]
+    r = select_samples(manifest_table(rows), n_min=2, n_max=5, k=5, seed=0)
+    assert r.distance_before == 0.0 and r.distance_after > 0 and r.less_uniform_than_corpus
+    text = format_result(r)
+    assert "whole corpus 0.0000" in text and "LESS uniform than the whole corpus" in text
+    assert any(m.startswith("warning: the selected") for m in r.messages)
+    assert text.splitlines()[0].startswith("warning: the selected")
+    u = r.summary()["uniformity"]
+    assert u["whole_corpus"] == 0.0 and u["selected_subset"] == r.distance_after
+    assert u["subset_less_uniform_than_corpus"] is True and u["distance"] == "l1"
+    # the usual case: a skewed corpus, the subset is more uniform, no warning
+    table, _ = skewed_manifest(2000, seed=5)
+    ok = select_samples(table, n_min=200, n_max=800, k=10, seed=9)
+    assert (
+        not ok.less_uniform_than_corpus
+        and not ok.summary()["uniformity"]["subset_less_uniform_than_corpus"]
+    )
+    assert "more uniform than the whole corpus" in format_result(ok)
+    assert not any(m.startswith("warning") for m in ok.messages)
+    # the CLI prints the same lines
+    pq.write_table(table, tmp_path / "manifest.parquet")
+    out = CliRunner().invoke(
+        main,
+        ["select-samples", "x", "--build", str(tmp_path), "--n-min", "200", "--n-max", "800",
+         "--k", "10", "--seed", "9"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "whole corpus" in out.output and "selected subset" in out.output
