@@ -63,11 +63,15 @@ class DvaeTrainConfig:
     # the clips' emotion when the corpus has none (paper: GRID is labelled neutral)
     default_emotion: str | None = "NEU"
     segments_per_clip: int | None = None  # None: every valid segment of a clip
+    # clips whose visemes were recognised without a transcript are noisier than aligned ones:
+    # skipped unless this is true (avprep.reader.views.DvaeConfig)
+    allow_recognized_visemes: bool = False
 
     # --- stage 2 data
     seq_len: int = 8  # frames per training sequence (ours; D_video sees this many)
     val_noise_db: tuple[float, ...] = (-60.0, -30.0, -10.0)  # paper Sec. 4.3, Table 1
     noise_seed: int = 0  # for noise added at read time when a build lacks the stored track
+    defer_jpeg: bool = False  # JPEG builds: decode crops on the device (models.data.to_device)
     vae_checkpoint: str | None = None  # stage-1 run checkpoint (z_c encoder + normalisation)
     landmark_checkpoint: str | None = None  # "landmarks" stage checkpoint
 

@@ -127,7 +127,10 @@ class _DvaeStage(MethodTrainer):
 
     def _dvae_view_config(self, **kw: Any) -> DvaeConfig:
         c = self.config
-        return DvaeConfig(track=c.track, default_emotion=c.default_emotion, **kw)
+        return DvaeConfig(
+            track=c.track, default_emotion=c.default_emotion,
+            allow_recognized_visemes=c.allow_recognized_visemes, **kw,
+        )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- stage 1
@@ -275,7 +278,8 @@ class LandmarkTrainer(_DvaeStage):
         self.optimizers = {"landmarks": torch.optim.Adam(reg.parameters(), lr=config.lr_landmarks)}
 
     def make_view(self) -> DvaeFaces:
-        return DvaeFaces(self._dvae_view_config(seq_len=self.config.seq_len))
+        cfg = self._dvae_view_config(seq_len=self.config.seq_len, defer_jpeg=self.config.defer_jpeg)
+        return DvaeFaces(cfg)
 
     def _predict(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         frames = images_to_float(batch["frames"]).flatten(0, 1)
@@ -383,7 +387,7 @@ class GanTrainer(_DvaeStage):
 
     def make_view(self) -> DvaeFaces:
         return DvaeFaces(
-            self._dvae_view_config(seq_len=self.config.seq_len),
+            self._dvae_view_config(seq_len=self.config.seq_len, defer_jpeg=self.config.defer_jpeg),
             noise_levels_db=self.config.val_noise_db,
             train_splits=self.ctx.splits or ("train",),
             noise_seed=self.config.noise_seed,
