@@ -40,6 +40,9 @@ Examples:
   avprep build folder --root ~/videos --out ~/videos-avprep --workers 2
   avprep build lrw --root gs://b/lrw --out gs://b/out --runner=DataflowRunner \\
       --project=P --region=R --temp_location=gs://b/tmp --sdk_container_image=IMAGE
+  avprep build folder --root ~/videos --out ~/videos-avprep --runner=DaskRunner --workers 4
+  avprep build lrw --root /nfs/lrw --out /nfs/lrw-avprep --shared-out \\
+      --runner=DaskRunner --dask_client_address=SCHEDULER:8786
 
 \b
 Any option avprep does not know is passed to Apache Beam unchanged
@@ -104,7 +107,14 @@ def _csv(value: str | None) -> tuple[str, ...]:
     "--workers",
     type=COUNT,
     default=None,
-    help="Local parallelism: N processes (Beam DirectRunner multi-processing).",
+    help="Local parallelism: N processes (Beam DirectRunner multi-processing; with "
+    "--runner=DaskRunner and no --dask_client_address, a local Dask cluster of N workers).",
+)
+@click.option(
+    "--shared-out",
+    is_flag=True,
+    help="--out is a shared mount (NFS, Lustre, GPFS) every worker sees at the same path: "
+    "lets a cluster runner write a local-looking --out; each worker checks it sees the folder.",
 )
 @click.option("--shard-size", type=COUNT, default=64, show_default=True, help="Clips per shard.")
 @click.option("--limit", type=COUNT, default=None, help="Build only the first N clips (a slice).")
@@ -286,6 +296,7 @@ def build(
     root: str | None,
     out: str | None,
     workers: int | None,
+    shared_out: bool,
     shard_size: int,
     limit: int | None,
     splits: tuple[str, ...],
@@ -401,6 +412,7 @@ def build(
             overwrite=overwrite,
             on_progress=on_progress,
             report=not no_report,
+            shared_out=shared_out,
         )
     except (
         EmptyCorpusError,

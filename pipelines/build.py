@@ -1,6 +1,6 @@
 """``avprep build`` as an Apache Beam pipeline: discover -> plan -> build shards -> manifest.
 
-Shape of the job (the same on DirectRunner, Dataflow, Flink, Spark)::
+Shape of the job (the same on DirectRunner, Dask, Dataflow, Flink, Spark; pipelines/runners.py)::
 
     Create(pending shard names) | Reshuffle | ParDo(BuildShard) | ToList | Map(finalize)
 
@@ -22,6 +22,7 @@ list changed refuses to resume into the same folder (``--overwrite`` starts over
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -53,6 +54,7 @@ from avprep.plan import plan_shards, ref_from_json, ref_to_json
 from avprep.samples import ClipProcessor
 from avprep.schema import manifest_table
 from avprep.shards import ShardWriter
+from pipelines import runners
 from pipelines.build_folder import (
     PARTS_DIR,
     PLAN_DIR,
@@ -60,7 +62,6 @@ from pipelines.build_folder import (
     SHARDS_DIR,
     STATE_FILE,
     BuildLock,
-    OutFolderError,
     check_out_folder,
     remove_recorded_outputs,
     temp_files,
@@ -144,9 +145,15 @@ def _is_done(out: str, shard: str) -> bool:
 class BuildShard(beam.DoFn):
     """Builds one shard: every clip of its plan file -> tar + manifest rows."""
 
-    def __init__(self, config: dict[str, Any], driver: tuple[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        driver: tuple[int, str] | None = None,
+        token: tuple[str, str] | None = None,
+    ) -> None:
         self.config_dict = config
         self.driver = driver  # (pid, host) of a local build's driver process
+        self.token = token  # (path, value) the driver wrote into a shared --out
         self.processor: ClipProcessor | None = None
         self.ok = Metrics.counter("avprep", "clips_ok")
         self.rejected = Metrics.counter("avprep", "clips_rejected")
@@ -155,8 +162,13 @@ class BuildShard(beam.DoFn):
     def setup(self) -> None:
         watch_driver(self.driver)
         self.config = BuildConfig.from_dict(self.config_dict)
-        self.processor = ClipProcessor(self.config)
-        self.processor.setup()  # models load once per worker
+        runners.check_worker_token(self.config.out, self.token)  # before anything is written
+        self.processor = _worker_processor(self.config_dict)
+
+    def start_bundle(self) -> None:
+        # a shared --out is checked again per bundle: a worker may have joined the Dask
+        # cluster, or a node may have lost its mount, after setup
+        runners.check_worker_token(self.config.out, self.token)
 
     def process(self, shard: str) -> Iterable[tuple[str, int, int]]:
         out = self.config.out
@@ -195,6 +207,24 @@ class BuildShard(beam.DoFn):
         self.shards_done.inc()
         n_ok = sum(r["status"] == "ok" for r in rows)
         yield shard, n_ok, len(rows) - n_ok
+
+
+_processors = threading.local()
+
+
+def _worker_processor(config: dict[str, Any]) -> ClipProcessor:
+    """One set-up ClipProcessor per worker thread and configuration. Beam's Dask runner calls
+    ``DoFn.setup`` once per partition (= per shard), not per worker: models load once here."""
+    key = json.dumps(config, sort_keys=True, default=str)
+    cache = getattr(_processors, "by_config", None)
+    if cache is None:
+        cache = _processors.by_config = {}
+    if key not in cache:
+        processor = ClipProcessor(BuildConfig.from_dict(config))
+        processor.setup()
+        cache.clear()  # one configuration at a time per thread: bounded memory
+        cache[key] = processor
+    return cache[key]
 
 
 _watching = False
@@ -321,8 +351,11 @@ class BuildResult:
 
 
 def pipeline_options(beam_args: list[str], workers: int | None) -> PipelineOptions:
-    args = list(beam_args)
-    if workers and workers > 1 and not any(a.startswith("--direct_running_mode") for a in args):
+    args = runners.normalize_runner_args(list(beam_args))
+    if any(a.endswith(runners.DASK_RUNNER) for a in args):
+        runners.dask_options(PipelineOptions([]))  # registers the --dask_* options
+        args += runners.dask_partition_args(args)
+    elif workers and workers > 1 and not any(a.startswith("--direct_running_mode") for a in args):
         args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
     opts = PipelineOptions(args)
     if not opts.view_as(StandardOptions).runner:
@@ -397,29 +430,38 @@ def run_build(
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     report: bool = True,
+    shared_out: bool = False,
 ) -> BuildResult:
+    """``shared_out``: a local-looking ``--out`` is a mount every worker sees at the same path
+    (see pipelines/runners.py); needed when the runner's workers may run on other machines."""
+    beam_args = list(beam_args or [])
     try:
-        opts = pipeline_options(beam_args or [], workers)
-        runner = str(opts.view_as(StandardOptions).runner)
+        opts = pipeline_options(beam_args, workers)
+        runner = opts.view_as(StandardOptions).runner
         dry_run = bool(opts.view_as(TestOptions).dry_run)
+        dask_local = runners.is_dask(runner) and not runners.has_dask_cluster(opts)
+        where = runners.placement(opts, runner, dask_local)
     except ValueError as e:  # Beam rejects unknown/ill-formed options with ValueError
         raise PipelineOptionsError(str(e)) from e
-    local = runner in ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
-    if not local and not dry_run and not storage.is_remote(config.out):
-        raise OutFolderError(
-            f"--out {config.out} is a local path but {runner} workers run elsewhere: "
-            "use a shared location such as gs://bucket/out"
-        )
+    local = where.direct
+    if not (where.on_this_machine or shared_out or dry_run or storage.is_remote(config.out)):
+        raise runners.refuse_unshared_out(config.out, where)
+    if runners.is_dask(runner) and not dask_local and workers:
+        log.warning("--workers %s ignored: the Dask cluster's own workers run the build", workers)
     processor = ClipProcessor(config)
-    if local:  # fail fast in the driver, not in every worker, when a model/tool is missing
+    # fail fast in the driver, not in every worker, when a model/tool is missing here
+    if where.on_this_machine:
         try:
             processor.setup()
         except (FileNotFoundError, RuntimeError, ImportError) as e:
             raise SetupError(str(e)) from e
     check_out_folder(config.root, config.out)
-    with BuildLock(config.out):
+    with BuildLock(config.out), contextlib.ExitStack() as stack:
+        if dask_local and not dry_run:  # the cluster lives as long as this build
+            address = stack.enter_context(runners.local_dask_cluster(workers))
+            opts = pipeline_options([*beam_args, f"--dask_client_address={address}"], workers)
         result = _run_locked(
-            config, opts, runner, local, dry_run, overwrite, on_progress, processor
+            config, opts, where.runner, local, dry_run, overwrite, on_progress, processor, where
         )
         if report and result.info is not None:
             result.report = write_build_report(config.out)
@@ -435,9 +477,19 @@ def _run_locked(
     overwrite: bool,
     on_progress: Callable[[int, int], None] | None,
     processor: ClipProcessor,
+    where: runners.Placement | None = None,
 ) -> BuildResult:
     shards, pending = prepare(config, overwrite)
-    driver = (os.getpid(), socket.gethostname()) if local else None
+    # workers on this machine (DirectRunner's, a local Dask cluster's) stop when the driver dies
+    here = where.on_this_machine if where is not None else local
+    driver = (os.getpid(), socket.gethostname()) if here else None
+    token = None  # workers off the driver's process check that they see this --out
+    if not local and not dry_run and not storage.is_remote(config.out):
+        token = runners.write_worker_token(config.out)
+        if runners.is_dask(opts.view_as(StandardOptions).runner):
+            address = runners.dask_options(opts).address
+            if address:
+                runners.check_dask_workers(address, config.out, token)
     versions = processor.versions()
     versions["apache_beam"] = beam.__version__
     p = beam.Pipeline(options=opts)
@@ -445,13 +497,15 @@ def _run_locked(
         p
         | "PendingShards" >> beam.Create(pending)
         | "Spread" >> beam.Reshuffle()
-        | "BuildShard" >> beam.ParDo(BuildShard(config.to_dict(), driver))
+        | "BuildShard" >> beam.ParDo(BuildShard(config.to_dict(), driver, token))
         | "AllShards" >> beam.combiners.ToList()
         | "Finalize" >> beam.Map(finalize, config.to_dict(), shards, versions)
     )
     total = _pending_clips(config.out, pending)
-    watcher = _ProgressWatcher(config.out, pending, total, on_progress if local else None)
+    # progress files live in the build folder: any runner whose workers write a file --out
+    watcher = _ProgressWatcher(config.out, pending, total, on_progress)
     watcher.start()
+    pipeline_result = None
     try:
         pipeline_result = p.run()
         if pipeline_result is not None:
@@ -460,9 +514,18 @@ def _run_locked(
         no_room = _output_write_error(e)
         if no_room is not None:
             raise no_room from None  # one line the user can act on, not a worker traceback
+        not_shared = runners.not_shared_error(e)
+        if not_shared is not None:
+            raise not_shared from None
         raise
     finally:
         watcher.stop()
+        runners.close_runner(pipeline_result)
+        runners.remove_worker_token(token)
+    if not dry_run:  # temp files of attempts that died with their worker (a retry finished)
+        stale = temp_files(config.out, shards)
+        if stale:
+            FileSystems.delete(stale)
     info = None
     if not dry_run and FileSystems.exists(_join(config.out, "build.json")):
         info = json.loads(_read_bytes(_join(config.out, "build.json")))

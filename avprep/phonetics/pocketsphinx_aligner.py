@@ -85,6 +85,10 @@ class PocketSphinxAligner:
 
     def _decode(self, pcm: bytes) -> None:
         d = self._decoder
+        # The front end keeps state across utterances (noise estimates, cepstral mean), so a
+        # clip's alignment depended on which clips the same decoder saw before it, and a
+        # build's bytes on the worker layout. Every utterance starts from a fresh front end.
+        d.reinit_feat()
         d.start_utt()
         d.process_raw(pcm, full_utt=True)
         d.end_utt()

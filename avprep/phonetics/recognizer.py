@@ -121,6 +121,7 @@ class PocketSphinxRecognizer:
 
     def _decode(self, pcm: bytes) -> None:
         d = self._decoder
+        d.reinit_feat()  # a fresh front end per utterance, as in PocketSphinxAligner._decode
         d.start_utt()
         d.process_raw(pcm, full_utt=True)
         d.end_utt()
