@@ -92,3 +92,21 @@ def check_build(name: str, info: dict[str, Any], stage: str | None = None) -> li
 
 
 # --- registrations (one line per method; each method's package holds the rest) -------------
+register(
+    MethodSpec(
+        name="dvae",
+        config="models.dvae.config:DvaeTrainConfig",
+        stages={
+            "vae": "models.dvae.trainer:VaeTrainer",
+            "landmarks": "models.dvae.trainer:LandmarkTrainer",
+            "gan": "models.dvae.trainer:GanTrainer",
+        },
+        views={
+            "dvae_segments": "models.dvae.view:DvaeSegments",
+            "dvae_faces": "models.dvae.view:DvaeFaces",
+        },
+        build_options="--features logspec_dvae --aligner pocketsphinx --face-backend dlib",
+        check_build="models.dvae.config:check_build",
+        summary="DVAE (Mittal & Wang 2020): disentangled audio VAE, then a talking-head GAN",
+    )
+)
