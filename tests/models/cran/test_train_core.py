@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 from click.testing import CliRunner
 
 from avprep.cli import main
-
-# the shared training core (issue 12) lands on main separately
-train = pytest.importorskip("models.training.loop").train
-ckpt = pytest.importorskip("models.training.checkpoint")
-resolve_config = pytest.importorskip("models.training.config").resolve_config
+from models.training import checkpoint as ckpt
+from models.training.config import resolve_config
+from models.training.loop import train
 
 TINY = {"channel_divisor": 8, "batch_size": 2, "cae_frames": 2, "seq_len": 6}
 
