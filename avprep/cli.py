@@ -958,6 +958,19 @@ def eval_quality_cmd(real: str, generated: str, json_path: str, no_progress: boo
     _eval_output(_eval_run(evaluate_quality, real, generated, not no_progress), json_path)
 
 
+@eval_group.command("movement", epilog=EVAL_EPILOG)
+@click.argument("real")
+@click.argument("generated")
+@_json_option("movement")
+@_progress_option
+def eval_movement_cmd(real: str, generated: str, json_path: str, no_progress: bool) -> None:
+    """Movement intensity (CRAN Fig. 5): mean Farneback flow u^2+v^2 of real vs generated
+    clips, and generated/real per clip."""
+    from models.eval.runner import evaluate_movement
+
+    _eval_output(_eval_run(evaluate_movement, real, generated, not no_progress), json_path)
+
+
 @eval_group.command("lmd", epilog=EVAL_EPILOG)
 @click.argument("real")
 @click.argument("generated")
