@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AVPREP_HOME ?= $(HOME)/.avprep/datasets
 
-.PHONY: setup demo test lint bench clean browser
+.PHONY: setup demo train-demo test lint bench clean browser
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,17 @@ $(VENV)/.installed: pyproject.toml setup.py
 demo: setup
 	$(BIN)/avprep build demo --overwrite
 	$(BIN)/avprep inspect $(AVPREP_HOME)/demo
+
+# DAVS (real networks, joint stage) on the demo's LRW-style word clips, on the CPU, batch 2;
+# re-run to resume or extend (TRAIN_STEPS=20 make train-demo). About 15-100 s a step on a
+# laptop CPU: raise TRAIN_STEPS on a GPU.
+TRAIN_STEPS ?= 10
+train-demo: setup
+	test -f $(AVPREP_HOME)/demo-words/build.json || \
+	    $(BIN)/avprep build demo --option parts=words --out $(AVPREP_HOME)/demo-words
+	$(BIN)/avprep train davs --data $(AVPREP_HOME)/demo-words --out runs/demo-davs --resume \
+	    --steps $(TRAIN_STEPS) --batch-size 2 --workers 2 --device cpu \
+	    --set sample_every=5 --set checkpoint_every=5 --set log_every=1
 
 test: setup browser
 	$(BIN)/ruff check .

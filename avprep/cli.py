@@ -690,6 +690,181 @@ def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> Non
     click.echo(describe_build(build_dir or default_build_dir(dataset), samples))
 
 
+TRAIN_EPILOG = """
+\b
+Examples:
+  avprep train davs --data demo-words --steps 20 --batch-size 2 --device cpu --out runs/demo
+  avprep train davs --data /data/lrw-avprep --stage word --out runs/davs-word
+  avprep train davs --data /data/lrw-avprep --data /data/faces-avprep --stage joint \\
+      --init runs/davs-word --out runs/davs-joint --set lr=1e-4
+  avprep train davs --out runs/davs-joint --resume          # continue where it stopped
+  tensorboard --logdir runs/davs-joint/tensorboard
+
+\b
+Several GPUs or machines: one process per GPU with torchrun (DDP; each rank reads its
+own shards, every rank runs the same number of steps):
+  torchrun --standalone --nproc_per_node 8 -m avprep.cli train davs --data /data/lrw-avprep \\
+      --out runs/davs
+  torchrun --nnodes 2 --node_rank R --master_addr HOST --master_port 29500 \\
+      --nproc_per_node 8 -m avprep.cli train davs ...
+
+\b
+Settings: every value lives in two dataclasses saved in RUN_DIR/config.json: the
+core's TrainConfig (steps, num_workers, device, precision, compile, log_every,
+sample_every, val_every, checkpoint_every, keep_last, seed, ...) and the method's
+config (stage, batch_size, learning rates, loss weights, ...). Change them with
+--set KEY=VALUE (repeatable; train.KEY / METHOD.KEY when a name is in both) or
+--config FILE (JSON like RUN_DIR/config.json: {"train": {...}, "method_config": {...}}).
+
+\b
+RUN_DIR holds config.json, checkpoints/step-*.pt (the last keep_last),
+tensorboard/, scalars.jsonl and samples/step-*.png|mp4 (identity | truth | generated,
+with the audio).
+"""
+
+
+class _TrainCommand(click.Command):
+    """Lists the registered methods in ``--help`` (the registry imports no torch)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from models.methods import METHODS
+
+        with formatter.section("Methods"):
+            if METHODS:
+                formatter.write_dl(
+                    [
+                        (name, f"stages: {', '.join(s.stages)}. {s.summary}".strip())
+                        for name, s in sorted(METHODS.items())
+                    ]
+                )
+            else:
+                formatter.write_text("(none registered yet)")
+        super().format_epilog(ctx, formatter)
+
+
+def _resolve_data(items: tuple[str, ...]) -> tuple[str, ...]:
+    """A bare build name (``demo``) that is no path here means ``$AVPREP_HOME/<name>``."""
+    import os
+
+    out = []
+    for item in items:
+        if not os.path.exists(item) and "/" not in item and "*" not in item:
+            candidate = default_build_dir(item)
+            if os.path.isdir(candidate):
+                item = candidate
+        out.append(item)
+    return tuple(out)
+
+
+@main.command("train", cls=_TrainCommand, epilog=TRAIN_EPILOG)
+@click.argument("method")
+@click.option(
+    "--data",
+    multiple=True,
+    help="Build folder (or shard glob/URL) to train on; repeatable. A bare name means "
+    "$AVPREP_HOME/<name> (e.g. --data demo). Default on --resume: the run's own.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    help="Run folder (checkpoints, logs, samples). Default: runs/<method>-<stage>.",
+)
+@click.option("--stage", help="Training stage of the method (default: its first).")
+@click.option("--config", "config_file", help="JSON config (same layout as config.json).")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one setting (repeatable), e.g. --set lr=1e-4 --set num_workers=8.",
+)
+@click.option("--steps", type=int, help="Total optimisation steps (TrainConfig.steps).")
+@click.option("--batch-size", type=int, help="Clips per step per rank (method config).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Default: auto.")
+@click.option("--workers", type=int, help="DataLoader workers per rank (num_workers).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option(
+    "--init",
+    "init_path",
+    help="Start from a previous stage: a checkpoint file or a run folder (its latest).",
+)
+@click.option("--selection", help="select-samples output (selection.parquet or its folder).")
+@click.option("--split", "splits", multiple=True, help="Splits to train on (default: train).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train_cmd(
+    method: str,
+    data: tuple[str, ...],
+    out_dir: str | None,
+    stage: str | None,
+    config_file: str | None,
+    sets: tuple[str, ...],
+    steps: int | None,
+    batch_size: int | None,
+    device: str | None,
+    workers: int | None,
+    resume: bool,
+    init_path: str | None,
+    selection: str | None,
+    splits: tuple[str, ...],
+    no_progress: bool,
+) -> None:
+    """Train METHOD on avprep builds: streams the shards, uses the GPU when there is one.
+
+    Checks first that every --data build holds what the method's stage reads (and names
+    the `avprep build` option that adds what is missing), then trains with checkpoints,
+    TensorBoard and JSONL logs, sample grids and videos in the run folder.
+    """
+    import json
+    import os
+
+    from models.methods import method as method_spec
+
+    try:
+        spec = method_spec(method)
+    except KeyError as e:
+        raise click.UsageError(str(e.args[0])) from None
+    from avprep.reader import ShardSourceError
+    from models.training.builds import BuildCheckError
+    from models.training.config import CONFIG_FILE, ConfigError, resolve_config
+    from models.training.distributed import DeviceError
+    from models.training.loop import EmptyDataError, RunFolderError, train
+
+    out = out_dir or os.path.join("runs", f"{method}-{stage or next(iter(spec.stages))}")
+    base = None
+    if resume and os.path.exists(os.path.join(out, CONFIG_FILE)):
+        with open(os.path.join(out, CONFIG_FILE)) as f:
+            base = json.load(f)
+        if base.get("method") != method:
+            raise click.UsageError(f"{out} is a {base.get('method')} run, not {method}")
+    train_values: dict = {}
+    if data:
+        train_values["data"] = _resolve_data(data)
+    for key, value in (
+        ("steps", steps), ("device", device), ("num_workers", workers),
+        ("selection", selection), ("splits", tuple(splits) or None),
+    ):  # fmt: skip
+        if value is not None:
+            train_values[key] = value
+    if no_progress:
+        train_values["progress"] = False
+    all_sets = list(sets) + ([f"method.batch_size={batch_size}"] if batch_size else [])
+    try:
+        run = resolve_config(
+            method, stage=stage, base=base, config_file=config_file,
+            train_values=train_values, sets=all_sets,
+        )  # fmt: skip
+        result = train(run, out, resume=resume, init=init_path)
+    except (
+        ConfigError, BuildCheckError, RunFolderError, ShardSourceError, DeviceError,
+        EmptyDataError,
+    ) as e:  # fmt: skip
+        raise click.ClickException(str(e)) from None
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    ckpt = f"; checkpoint {result.checkpoint}" if result.checkpoint else ""
+    click.echo(f"trained {method} ({run.stage}) to step {result.step} in {out}{ckpt}")
+
+
 @main.command("report")
 @click.argument("build_dir", required=False)
 @click.option("--dataset", help="Report on $AVPREP_HOME/<dataset> instead of BUILD_DIR.")
@@ -781,6 +956,19 @@ def eval_quality_cmd(real: str, generated: str, json_path: str, no_progress: boo
     from models.eval.runner import evaluate_quality
 
     _eval_output(_eval_run(evaluate_quality, real, generated, not no_progress), json_path)
+
+
+@eval_group.command("movement", epilog=EVAL_EPILOG)
+@click.argument("real")
+@click.argument("generated")
+@_json_option("movement")
+@_progress_option
+def eval_movement_cmd(real: str, generated: str, json_path: str, no_progress: bool) -> None:
+    """Movement intensity (CRAN Fig. 5): mean Farneback flow u^2+v^2 of real vs generated
+    clips, and generated/real per clip."""
+    from models.eval.runner import evaluate_movement
+
+    _eval_output(_eval_run(evaluate_movement, real, generated, not no_progress), json_path)
 
 
 @eval_group.command("lmd", epilog=EVAL_EPILOG)

@@ -166,6 +166,13 @@ class ClipProcessor:
         for stage in [*self.stages, *self.identity_stages]:
             stage.setup()
 
+    def preflight(self) -> None:
+        """Fail now on what ``setup`` would fail on in every worker (a missing model file or
+        tool), loading no more than that takes: a stage with a ``preflight`` method checks
+        its files without loading models (the workers load them); others run ``setup``."""
+        for stage in [*self.stages, *self.identity_stages]:
+            getattr(stage, "preflight", stage.setup)()
+
     def versions(self) -> dict[str, str]:
         if self._versions is None:
             v = {

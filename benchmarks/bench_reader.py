@@ -31,11 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "datasets"))
 from avprep.build_config import BuildConfig  # noqa: E402
 from avprep.reader import (  # noqa: E402
     CranConfig,
-    CranView,
-    DavsView,
     DvaeConfig,
-    DvaeFaceView,
-    DvaeSegmentView,
     SampleFilter,
     StreamConfig,
     iter_view_items,
@@ -43,6 +39,7 @@ from avprep.reader import (  # noqa: E402
     resolve_shards,
 )
 from avprep.shards import ShardWriter, iter_shard  # noqa: E402
+from models.data import make_view  # noqa: E402  (view names resolve through models.methods)
 from models.data.collate import collate_items  # noqa: E402
 
 FEATURES = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
@@ -153,21 +150,22 @@ def main() -> None:
     sets = {name: replicate(b, work / f"rep_{name}", args.clips) for name, b in builds.items()}
     results = []
     for name in ("lrw_mp4", "lrw_jpg"):
-        r = time_view(sets[name], DavsView(), 8, "24-frame DAVS sequence of a 29-frame clip")
+        r = time_view(sets[name], make_view("davs"), 8, "24-frame DAVS sequence of a 29-frame clip")
         r["shards"] = name
         results.append(r)
-    r = time_view(sets["demo_mp4"], CranView(CranConfig(seq_len=32)), 8, "32-frame CRAN sequence")
+    cran = make_view("cran", CranConfig(seq_len=32))
+    r = time_view(sets["demo_mp4"], cran, 8, "32-frame CRAN sequence")
     r["shards"] = "demo_mp4"
     results.append(r)
     for name in ("lrw_mp4", "demo_mp4"):
-        r = time_view(sets[name], DvaeSegmentView(), 256, "200 ms log-spectrogram segment")
+        r = time_view(sets[name], make_view("dvae_segments"), 256, "200 ms log-spectrogram segment")
         r["shards"] = name
         results.append(r)
-    r = time_view(sets["demo_mp4"], DvaeSegmentView(DvaeConfig(noise_db=-30)), 256,
+    r = time_view(sets["demo_mp4"], make_view("dvae_segments", DvaeConfig(noise_db=-30)), 256,
                   "200 ms segment, -30 dB track")  # fmt: skip
     r["shards"] = "demo_mp4"
     results.append(r)
-    r = time_view(sets["demo_mp4"], DvaeFaceView(), 4, "32 face frames + segments")
+    r = time_view(sets["demo_mp4"], make_view("dvae_faces"), 4, "32 face frames + segments")
     r["shards"] = "demo_mp4"
     results.append(r)
     sizes = {name: bytes_per_clip(s) for name, s in sets.items()}

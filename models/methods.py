@@ -63,6 +63,34 @@ def trainer_class(name: str, stage: str | None = None) -> Callable[..., Any]:
     return load(spec.stages[stage])
 
 
+def view_class(name: str) -> type:
+    """A view name (``davs``, ``cran``, ``dvae_segments``...) -> its class: the views the
+    methods register, then the reader's built-in ones (``avprep.reader.views.VIEWS``)."""
+    for spec in METHODS.values():
+        if name in spec.views:
+            return load(spec.views[name])
+    from avprep.reader.views import VIEWS
+
+    if name in VIEWS:
+        return VIEWS[name]
+    raise KeyError(f"unknown view {name!r}; known: {', '.join(view_names())}")
+
+
+def view_names() -> list[str]:
+    from avprep.reader.views import VIEWS
+
+    return sorted({*VIEWS, *(v for spec in METHODS.values() for v in spec.views)})
+
+
+def check_build(name: str, info: dict[str, Any], stage: str | None = None) -> list[str]:
+    """Problems of one build (its ``build.json`` dict) for a method's stage (empty = fine);
+    each names the ``avprep build`` option that fixes it."""
+    spec = method(name)
+    if spec.check_build is None:
+        return []
+    return list(load(spec.check_build)(info, stage or next(iter(spec.stages))))
+
+
 # --- registrations (one line per method; each method's package holds the rest) -------------
 register(
     MethodSpec(
@@ -80,5 +108,38 @@ register(
         build_options="--face-backend dlib --features mfcc_davs",
         check_build="models.davs.build_check:check_build",
         summary="DAVS (Zhou et al. 2019): disentangled audio-visual talking faces",
+    )
+)
+register(
+    MethodSpec(
+        name="dvae",
+        config="models.dvae.config:DvaeTrainConfig",
+        stages={
+            "vae": "models.dvae.trainer:VaeTrainer",
+            "landmarks": "models.dvae.trainer:LandmarkTrainer",
+            "gan": "models.dvae.trainer:GanTrainer",
+        },
+        views={
+            "dvae_segments": "models.dvae.view:DvaeSegments",
+            "dvae_faces": "models.dvae.view:DvaeFaces",
+        },
+        build_options="--features logspec_dvae --aligner pocketsphinx --face-backend dlib",
+        check_build="models.dvae.config:check_build",
+        summary="DVAE (Mittal & Wang 2020): disentangled audio VAE, then a talking-head GAN",
+    )
+)
+register(
+    MethodSpec(
+        name="cran",
+        config="models.cran.config:CranTrainConfig",
+        stages={
+            "cae": "models.cran.trainer:CranCaeTrainer",
+            "cae_gan": "models.cran.trainer:CranCaeGanTrainer",
+            "rae": "models.cran.trainer:CranRaeTrainer",
+        },
+        views={"cran": "models.cran.view:CranView"},
+        build_options="--face-backend dlib --features mfcc_cran",
+        check_build="models.cran.build:check_build",
+        summary="CRAN (Song et al. 2019): CAE -> +perceptual/adversarial -> recurrent RAE",
     )
 )

@@ -452,7 +452,7 @@ def run_build(
     # fail fast in the driver, not in every worker, when a model/tool is missing here
     if where.on_this_machine:
         try:
-            processor.setup()
+            processor.preflight()  # checks files; the workers load the models once
         except (FileNotFoundError, RuntimeError, ImportError) as e:
             raise SetupError(str(e)) from e
     check_out_folder(config.root, config.out)

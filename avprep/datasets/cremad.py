@@ -34,12 +34,9 @@ from avprep.datasets.splits import (
     speaker_split,
 )
 from avprep.keys import clip_key
+from avprep.labels import EMOTION_INTENSITIES, EMOTION_NAMES, EMOTIONS  # noqa: F401 (re-export)
 
-EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
-EMOTION_NAMES = {
-    "ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad",
-}
-INTENSITIES = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
+INTENSITIES = EMOTION_INTENSITIES
 ACTORS = tuple(str(a) for a in range(1001, 1092))
 CREMAD_SPLIT = speaker_split(ACTORS, (73, 9, 9), salt="avprep-cremad-v1")
 VIDEO_SUFFIXES = (".flv", ".mp4")

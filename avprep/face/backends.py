@@ -10,13 +10,42 @@ The dlib 68-point model is licensed for non-commercial use only (it is trained o
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import dlib
 import numpy as np
 
 from avprep.face.model_files import find_dlib_landmark_model
+
+_SHARED_LOCK = threading.Lock()
+_SHARED_MODELS: dict[tuple[str, str], object] = {}
+_THREAD_MODELS = threading.local()
+
+
+def shared_model(kind: str, path: str = "") -> object:
+    """One dlib model per process (shape predictor) or per thread (face detector), whoever
+    asks: the build driver, the DoFn of an in-process runner and the identity-photo face stage
+    get the same object instead of reading the 100 MB shape predictor again (~0.5 s each).
+    dlib documents its shape_predictor as safe to use from many threads at once; its
+    object_detector is not (it keeps scratch buffers), so each thread gets its own."""
+    key = (kind, path)
+    if kind == "frontal_face_detector":
+        models = getattr(_THREAD_MODELS, "models", None)
+        if models is None:
+            models = _THREAD_MODELS.models = {}
+        if key not in models:
+            models[key] = dlib.get_frontal_face_detector()
+        return models[key]
+    if kind != "shape_predictor":
+        raise ValueError(f"unknown dlib model kind {kind!r}")
+    with _SHARED_LOCK:
+        model = _SHARED_MODELS.get(key)
+        if model is None:
+            model = _SHARED_MODELS[key] = dlib.shape_predictor(path)
+        return model
 
 
 @dataclass(frozen=True)
@@ -25,6 +54,7 @@ class Detection:
 
     box: tuple[float, float, float, float]
     score: float
+    upsample: int = 0  # the detector's upsampling level (doublings) that found it
 
     @property
     def width(self) -> float:
@@ -41,12 +71,35 @@ class DlibFaceDetector:
     def __init__(self, upsample_retry_max_side: int = 640, max_upsample: int = 1) -> None:
         self.upsample_retry_max_side = upsample_retry_max_side
         self.max_upsample = max_upsample
-        self._det = dlib.get_frontal_face_detector()
+        self._det = shared_model("frontal_face_detector")
 
-    def detect(self, gray: np.ndarray) -> list[Detection]:
-        out = self._run(gray, 0)
-        if not out and max(gray.shape[:2]) <= self.upsample_retry_max_side:
-            for up in range(1, self.max_upsample + 1):
+    def detect(
+        self, gray: np.ndarray, start_upsample: int = 0, scale: float = 1.0
+    ) -> list[Detection]:
+        """Faces in ``gray`` (boxes in ``gray``'s pixels).
+
+        Hints from earlier frames of the same clip (:func:`avprep.face.tracking.track_speaker`)
+        make a keyframe cheaper without changing what it can find: ``start_upsample`` skips
+        the levels below it (a face found only at 2x before: the 2x pyramid also holds the
+        1x scales, so larger faces are still found); ``scale`` < 1 searches a downscaled
+        frame (faces known to be larger than the detector's 80 px window: HOG cost grows with
+        the pixel count, and the pyramid would spend most of it on scales above the face)."""
+        if scale < 1.0 and start_upsample == 0:
+            h, w = gray.shape[:2]
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+            sx, sy = w / size[0], h / size[1]
+            out = self._run(small, 0)
+            if out:
+                return [
+                    Detection((d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy), d.score)
+                    for d in out
+                ]  # nothing found at the small scale: search the full frame below
+        retry = max(gray.shape[:2]) <= self.upsample_retry_max_side
+        first = min(start_upsample, self.max_upsample) if retry else 0
+        out = self._run(gray, first)
+        if not out and retry:
+            for up in range(first + 1, self.max_upsample + 1):
                 out = self._run(gray, up)
                 if out:
                     break
@@ -55,7 +108,9 @@ class DlibFaceDetector:
     def _run(self, gray: np.ndarray, upsample: int) -> list[Detection]:
         rects, scores, _ = self._det.run(gray, upsample, 0.0)
         return [
-            Detection((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), s)
+            Detection(
+                (float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), s, upsample
+            )
             for r, s in zip(rects, scores, strict=True)
         ]
 
@@ -93,9 +148,13 @@ class DlibLandmarker:
 
     def setup(self) -> None:
         if self._sp is None:
-            path = find_dlib_landmark_model(self.model_path)
-            self._resolved = str(path)
-            self._sp = dlib.shape_predictor(str(path))
+            self._sp = shared_model("shape_predictor", self.resolve())
+
+    def resolve(self) -> str:
+        """The model file's path (checks it exists; loads nothing)."""
+        if self._resolved is None:
+            self._resolved = str(find_dlib_landmark_model(self.model_path))
+        return self._resolved
 
     def predict(self, gray: np.ndarray, box: np.ndarray | tuple[float, ...]) -> np.ndarray:
         """(68,2) float32 landmarks of the face in ``box`` of a grayscale (or RGB) frame."""
@@ -114,8 +173,7 @@ class DlibLandmarker:
         return out
 
     def versions(self) -> dict[str, str]:
-        self.setup()
-        return {"dlib": dlib.__version__, "dlib_landmark_model": str(self._resolved)}
+        return {"dlib": dlib.__version__, "dlib_landmark_model": self.resolve()}
 
 
 def make_landmarker(

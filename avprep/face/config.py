@@ -25,6 +25,8 @@ class FaceConfig:
 
     # tracking
     detect_every: int = 5  # full-frame detection on every Nth frame, tracking in between
+    # later keyframes of a clip searched at the scale its faces need (tracking.DETECT_FACE_WIDTH)
+    detect_scaled: bool = True
     upsample_retry_max_side: int = 640  # frames this small get a retry at 2x when nothing found
     max_upsample: int = 1
     min_face_size: int = 40  # pixels: width of the landmark box in the source frame

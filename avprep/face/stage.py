@@ -119,7 +119,7 @@ class FaceStage:
         self.config = config or FaceConfig()
         self.config.validate()
         self._detector: DlibFaceDetector | None = None
-        self._tracker_lm: DlibLandmarker | None = None
+        self._tracker_lm = DlibLandmarker(self.config.dlib_model)  # loads in setup()
         self._landmarker = None
 
     def setup(self) -> None:
@@ -127,8 +127,7 @@ class FaceStage:
             return
         cfg = self.config
         cv2.setNumThreads(1)  # Beam parallelises across clips; keep one core per worker
-        self._tracker_lm = DlibLandmarker(cfg.dlib_model)
-        self._tracker_lm.setup()
+        self._tracker_lm.setup()  # one shared load per process (backends.shared_model)
         if cfg.backend == "fan":
             lm = make_landmarker(
                 "fan",
@@ -140,9 +139,18 @@ class FaceStage:
             self._landmarker = lm
         self._detector = DlibFaceDetector(cfg.upsample_retry_max_side, cfg.max_upsample)
 
+    def preflight(self) -> None:
+        """What ``setup`` would fail on (a missing model file), without loading any model: the
+        build driver calls this, the workers load (``setup``)."""
+        self._tracker_lm.resolve()
+        if self.config.backend == "fan":
+            from avprep.face.model_files import find_fan_weights
+
+            find_fan_weights(self.config.fan_weights)
+
     def versions(self) -> dict[str, str]:
-        self.setup()
-        assert self._tracker_lm is not None
+        if self.config.backend != "dlib":
+            self.setup()  # FAN's versions name the device it resolved at load time
         v = {
             "face_backend": self.config.backend,
             "head_pose": POSE_VERSION,
@@ -166,7 +174,9 @@ class FaceStage:
         if n == 0:
             raise ClipRejected("no_face", "clip has no video frames")
 
-        tr = track_speaker(frames, self._detector, self._tracker_lm, cfg.detect_every)
+        tr = track_speaker(
+            frames, self._detector, self._tracker_lm, cfg.detect_every, cfg.detect_scaled
+        )
         if tr.n_tracks == 0:
             raise ClipRejected("no_face", f"no face detected on {len(tr.keyframes)} keyframes")
         lms, state = tr.landmarks, tr.state

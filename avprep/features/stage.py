@@ -77,6 +77,9 @@ class AudioFeatureStage:
         for config in self._configs:
             compute_track(silence[: max(config.sample_rate // 10, 1024)], config)
 
+    def preflight(self) -> None:
+        """Nothing to check (no model files): the driver leaves the warm-up to the workers."""
+
     def versions(self) -> dict[str, str]:
         return {
             "avprep.features": FEATURES_VERSION,

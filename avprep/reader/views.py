@@ -67,8 +67,8 @@ from typing import Any
 
 import numpy as np
 
-from avprep.datasets.cremad import EMOTIONS
 from avprep.features.noise import noise_track_name
+from avprep.labels import EMOTIONS
 from avprep.reader.sample import MissingFieldError, ShardSample
 
 Item = dict[str, Any]

@@ -29,7 +29,7 @@ from avprep.reader.stream import (
     reader_slot,
     view_items,
 )
-from avprep.reader.views import VIEWS, View
+from avprep.reader.views import View
 
 
 def distributed_rank_world() -> tuple[int, int]:
@@ -40,11 +40,17 @@ def distributed_rank_world() -> tuple[int, int]:
 
 
 def make_view(view: View | str, config: Any = None) -> View:
+    """A view instance, or a view name resolved through the method registry
+    (:func:`models.methods.view_class`), built with ``config`` (its default when None)."""
     if isinstance(view, View):
         return view
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; known: {', '.join(sorted(VIEWS))}")
-    return VIEWS[view](config) if config is not None else VIEWS[view]()
+    from models.methods import view_class
+
+    try:
+        cls = view_class(view)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    return cls(config) if config is not None else cls()
 
 
 class ShardDataset(wds.DataPipeline):
@@ -88,12 +94,16 @@ class ShardDataset(wds.DataPipeline):
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self.resume: dict[int, int] = {}
+        # DataLoader worker i reads as worker (i + worker_offset) % num_workers: a resumed
+        # epoch starts its round-robin with the worker whose batch came next (ShardLoader)
+        self.worker_offset = 0
         super().__init__(self._samples, self._items)
 
     def slot(self) -> ReaderSlot:
         """This process's reader slot for the current epoch."""
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        worker = (worker + self.worker_offset) % num_workers
         shards = epoch_shards(self.shards, self.seed, self.epoch, self.shuffle)
         return reader_slot(shards, self.rank, self.world_size, worker, num_workers, self.split_by)
 

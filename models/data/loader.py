@@ -6,6 +6,13 @@ that reader's sample stream has been consumed. ``ShardLoader`` counts what the t
 actually received, so ``state_dict()`` taken between batches resumes after exactly those
 samples (see :mod:`avprep.reader.stream`); save it with the model checkpoint, per rank.
 Workers are not persistent: the epoch and resume position reach them when each epoch starts.
+
+Exact resume with several workers: DataLoader hands out batches round-robin over its workers
+(skipping exhausted ones), always starting at worker 0. The loader remembers which worker's
+batch came last and, on resume, rotates the workers' reader ids so that the round-robin
+continues with the next one: the resumed batch sequence equals the uninterrupted one. The
+DataLoader gets its own seeded ``generator``, so creating one never draws from torch's
+global RNG (which the trainer's own randomness uses).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from avprep.reader.stream import derive_seed
 from avprep.reader.views import View
 from models.data.collate import collate_items
 from models.data.dataset import ShardDataset
@@ -44,6 +52,8 @@ class ShardLoader:
         self.timeout = timeout
         self.epoch = 0
         self.positions: dict[int, int] = {}
+        self.last_worker: int | None = None  # local worker of the last batch this epoch
+        self._offset = 0  # worker rotation of the epoch being resumed
 
     @property
     def readers(self) -> int:
@@ -52,10 +62,16 @@ class ShardLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
         self.positions = {}
+        self.last_worker = None
+        self._offset = 0
+
+    def _workers(self) -> int:
+        return max(self.num_workers, 1)
 
     def dataloader(self) -> DataLoader:
         self.dataset.epoch = self.epoch
         self.dataset.resume = dict(self.positions)
+        self.dataset.worker_offset = self._offset
         kwargs: dict[str, Any] = {}
         if self.num_workers > 0 and self.prefetch_factor is not None:
             kwargs["prefetch_factor"] = self.prefetch_factor
@@ -68,6 +84,9 @@ class ShardLoader:
             drop_last=self.drop_last,
             persistent_workers=False,
             timeout=self.timeout,
+            generator=torch.Generator().manual_seed(
+                derive_seed("loader", self.dataset.seed, self.epoch) % 2**63
+            ),
             **kwargs,
         )
 
@@ -77,6 +96,7 @@ class ShardLoader:
             self.positions[reader] = max(
                 self.positions.get(reader, 0), int(batch["__resume__"].max())
             )
+            self.last_worker = reader - self.dataset.rank * self._workers()
             yield batch
         self.set_epoch(self.epoch + 1)
 
@@ -88,6 +108,7 @@ class ShardLoader:
             "rank": self.dataset.rank,
             "seed": self.dataset.seed,
             "n_shards": len(self.dataset.shards),
+            "last_worker": self.last_worker,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -106,6 +127,9 @@ class ShardLoader:
                 )
         self.epoch = int(state["epoch"])
         self.positions = {int(k): int(v) for k, v in state["positions"].items()}
+        last = state.get("last_worker")
+        self.last_worker = None if last is None else int(last)
+        self._offset = 0 if last is None else (int(last) + 1) % self._workers()
 
 
 def make_loader(

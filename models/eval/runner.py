@@ -70,6 +70,29 @@ def evaluate_quality(real: str, generated: str, progress: bool = True) -> dict[s
     )
 
 
+def evaluate_movement(real: str, generated: str, progress: bool = True) -> dict[str, Any]:
+    """CRAN Fig. 5: Farneback movement intensity of real and generated clips, and their ratio
+    (generated / real; below 1 = a generator that moves less than the speaker)."""
+    from models.eval.image_quality import mean_over_clips
+    from models.eval.motion import movement_intensity
+
+    clips, skipped, n_pairs = _paired_frames(real, generated, progress)
+    rows = []
+    for name, r, g, trimmed in clips:
+        if len(r) < 2:
+            skipped.append({"clip": name, "reason": "fewer than 2 frames in common"})
+            continue
+        if r.ndim == 3:  # grey frames -> RGB, as the flow reads grey anyway
+            r, g = np.repeat(r[..., None], 3, -1), np.repeat(g[..., None], 3, -1)
+        mr, mg = movement_intensity(r), movement_intensity(g)
+        ratio = mg / mr if mr > 0 else float("nan")
+        rows.append(
+            {"clip": name, "real": mr, "generated": mg, "ratio": ratio, "frames_trimmed": trimmed}
+        )
+    summary = mean_over_clips(rows, ("real", "generated", "ratio"))
+    return _result("movement", real, generated, summary, rows, skipped, n_pairs)
+
+
 def evaluate_lmd(
     real: str,
     generated: str,

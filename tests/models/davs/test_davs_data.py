@@ -95,8 +95,6 @@ def _train(args):
 def test_avprep_train_davs_runs_end_to_end(words_build, tmp_path):
     """`avprep train davs` on the demo's word clips: checkpoints, logs, samples with sound;
     the checkpoint drives the official-test inference; the pid stage runs on the photos."""
-    # the training core (issue 12, branch core) is merged separately; until then: skip
-    pytest.importorskip("models.training.loop")
     from models.davs.inference import generate, load_generator
 
     run = tmp_path / "joint"

@@ -216,3 +216,27 @@ def test_representation_commands_from_npz(tmp_path):
     np.savez(tmp_path / "bad.npz", something=np.zeros(3))
     r = CliRunner().invoke(main, ["eval", "retrieval", str(tmp_path / "bad.npz")])
     assert r.exit_code != 0 and "'audio' and 'video'" in r.output
+
+
+def test_movement_command_compares_real_and_generated_motion(tmp_path):
+    """A face texture panning 2 px per frame vs the same texture panning 1 px per frame: the
+    flow magnitude u^2+v^2 is 4 vs 1, so generated/real is about 1/4 (CRAN Fig. 5)."""
+    big = skimage.data.astronaut()
+    frames = {2: [], 1: []}
+    for speed in frames:
+        for t in range(6):
+            x0 = 150 + speed * t
+            frames[speed].append(np.ascontiguousarray(big[60:188, x0 : x0 + 128]))
+    _write_frames(tmp_path / "real" / "clip", np.stack(frames[2]))
+    _write_frames(tmp_path / "gen" / "clip", np.stack(frames[1]))
+    out_json = tmp_path / "m.json"
+    r = CliRunner().invoke(
+        main,
+        ["eval", "movement", str(tmp_path / "real"), str(tmp_path / "gen"), "--json",
+         str(out_json), "--no-progress"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    summary = json.loads(out_json.read_text())["summary"]
+    assert summary["real"] == pytest.approx(4.0, rel=0.2)
+    assert summary["generated"] == pytest.approx(1.0, rel=0.2)
+    assert summary["ratio"] == pytest.approx(0.25, rel=0.25)

@@ -1,0 +1,164 @@
+"""Training throughput per registered method: steps/s, clips/s and the fraction of step time
+spent waiting for data, through the real training loop (``models.training.train``).
+
+Every method in the registry (``models.methods.METHODS``; methods appear here as they
+register) is trained for ``--steps`` steps at its default (full-size) config on one build,
+each stage whose build check passes on that build (the others are listed as skipped, with
+the reason). Figures come from the loop's own per-step log (``log_every=1``; on CUDA the loop
+synchronises at log steps), after ``--warmup`` steps. The data wait is the time the loop
+spends in ``next(batch)``: near 0 means the loader keeps up, near 1 means the trainer starves.
+
+    python benchmarks/bench_train.py [--data BUILD] [--device auto] [--batch-size N]
+        [--workers N] [--steps 6] [--warmup 2] [--register MODULE[:FN]] [--set KEY=VALUE]
+
+Defaults: CPU: batch 2, 2 workers (this machine has 2 cores); CUDA: the method's batch
+size, 8 workers. Without ``--data`` the bundled demo corpus is built under ``--work``.
+``--register MODULE[:FUNCTION]`` imports a module (and calls FUNCTION) that registers more
+methods, e.g. ``--register tiny_method:register_tiny``, the test method of
+``tests/models/training/``, to measure the core and the loader alone. Writes
+``benchmarks/results/train.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "models" / "training"))
+
+from models import methods  # noqa: E402
+from models.training.builds import check_builds  # noqa: E402
+from models.training.config import resolve_config  # noqa: E402
+from models.training.logs import SCALARS_FILE  # noqa: E402
+from models.training.loop import train  # noqa: E402
+
+
+def demo_build(work: Path) -> Path:
+    from avprep.build_config import BuildConfig
+    from avprep.demo import make_demo_corpus
+    from pipelines.build import run_build
+
+    out = work / "demo_build"
+    if (out / "build.json").exists():
+        return out
+    root = make_demo_corpus(work / "demo_corpus")
+    run_build(
+        BuildConfig(
+            dataset="demo", root=str(root), out=str(out), face_backend="dlib",
+            features=("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae"),
+            noise_levels_db=(-60.0, -30.0, -10.0), aligner="pocketsphinx", shard_size=2,
+        )
+    )  # fmt: skip
+    return out
+
+
+def figures(run_dir: Path, warmup: int, clips_per_step: int) -> dict:
+    rows = [json.loads(x) for x in (run_dir / SCALARS_FILE).read_text().splitlines()]
+    rows = [r for r in rows if "perf/samples_per_s" in r][warmup:]
+    if not rows:
+        raise RuntimeError("no steps after the warm-up: raise --steps")
+    busy = [clips_per_step / r["perf/samples_per_s"] for r in rows]
+    wait = [f * b for f, b in zip((r["perf/data_wait_fraction"] for r in rows), busy, strict=True)]
+    step_s = sum(busy) / len(busy)
+    return {
+        "steps_timed": len(rows),
+        "steps_per_s": round(1.0 / step_s, 4),
+        "clips_per_s": round(clips_per_step / step_s, 3),
+        "data_wait_fraction": round(sum(wait) / sum(busy), 4),
+        "step_seconds": round(step_s, 4),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", action="append", help="build folder(s); default: demo build")
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "avprep-bench-train"))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--workers", type=int)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument(
+        "--register", action="append", default=[], help="MODULE[:FUNCTION] registering methods"
+    )
+    ap.add_argument("--method", action="append", help="only these methods")
+    ap.add_argument("--set", dest="sets", action="append", default=[])
+    ap.add_argument("--note", default="", help="a sentence saved with the figures")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train.json"))
+    args = ap.parse_args()
+    for target in args.register:
+        module, _, function = target.partition(":")
+        mod = importlib.import_module(module)
+        if function:
+            getattr(mod, function)()
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    workers = args.workers if args.workers is not None else (8 if cuda else 2)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    data = tuple(args.data) if args.data else (str(demo_build(work)),)
+    results, skipped = [], []
+    names = args.method or sorted(methods.METHODS)
+    for name in names:
+        spec = methods.method(name)
+        for stage in spec.stages:
+            problems = check_builds(name, stage, data, ("train",))
+            if problems:
+                skipped.append({"method": name, "stage": stage, "why": problems})
+                print(f"{name}/{stage}: skipped ({problems[0]})")
+                continue
+            sets = list(args.sets)
+            if args.batch_size or not cuda:
+                sets.append(f"method.batch_size={args.batch_size or 2}")
+            run = resolve_config(
+                name, stage=stage, sets=sets,
+                train_values={
+                    "data": data, "steps": args.steps, "device": args.device,
+                    "num_workers": workers, "progress": False, "log_every": 1,
+                    "sample_every": 0, "val_every": 0, "checkpoint_every": 0,
+                },
+            )  # fmt: skip
+            with tempfile.TemporaryDirectory(dir=work) as tmp:
+                t0 = time.perf_counter()
+                train(run, Path(tmp) / "run")
+                wall = time.perf_counter() - t0
+                batch = int(run.method_config.batch_size)
+                row = {
+                    "method": name, "stage": stage, "batch_size": batch, "num_workers": workers,
+                    **figures(Path(tmp) / "run", args.warmup, batch),
+                    "wall_seconds_with_setup": round(wall, 2),
+                }  # fmt: skip
+            results.append(row)
+            print(
+                f"{name}/{stage}: {row['steps_per_s']} steps/s, {row['clips_per_s']} clips/s, "
+                f"data wait {100 * row['data_wait_fraction']:.1f}% (batch {batch}, "
+                f"{workers} workers)"
+            )
+    device = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
+    report = {
+        "note": args.note,
+        "device": device,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "data": [str(d) for d in data],
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "registered": sorted(methods.METHODS),
+        "results": results,
+        "skipped": skipped,
+    }
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
