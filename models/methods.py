@@ -64,22 +64,16 @@ def trainer_class(name: str, stage: str | None = None) -> Callable[..., Any]:
 
 
 def view_class(name: str) -> type:
-    """A view name (``davs``, ``cran``, ``dvae_segments``...) -> its class: the views the
-    methods register, then the reader's built-in ones (``avprep.reader.views.VIEWS``)."""
+    """A view name (``davs``, ``cran``, ``dvae_segments``...) -> its class, from the views the
+    methods register (each method's views live in its package, ``models/<method>/view.py``)."""
     for spec in METHODS.values():
         if name in spec.views:
             return load(spec.views[name])
-    from avprep.reader.views import VIEWS
-
-    if name in VIEWS:
-        return VIEWS[name]
     raise KeyError(f"unknown view {name!r}; known: {', '.join(view_names())}")
 
 
 def view_names() -> list[str]:
-    from avprep.reader.views import VIEWS
-
-    return sorted({*VIEWS, *(v for spec in METHODS.values() for v in spec.views)})
+    return sorted({v for spec in METHODS.values() for v in spec.views})
 
 
 def check_build(name: str, info: dict[str, Any], stage: str | None = None) -> list[str]:

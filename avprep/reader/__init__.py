@@ -2,9 +2,8 @@
 
 - :func:`resolve_shards` (build folder, directory, brace pattern, glob, URL, ``pipe:``),
   :func:`iter_samples` (validated :class:`ShardSample` objects, filtered by split / keys);
-- views, one per method: :class:`DavsView`, :class:`DavsIdentityView`, :class:`CranView`,
-  :class:`DvaeSegmentView` (stage 1), :class:`DvaeFaceView` (stage 2); see
-  :mod:`avprep.reader.views` for what each yields and why;
+- the generic view base :class:`View` (:mod:`avprep.reader.views`); each method's views live
+  in its package (``models/<method>/view.py``), named through ``models.methods``;
 - the per-reader stream (partitioning across workers/ranks, shuffle buffer, resume):
   :mod:`avprep.reader.stream`;
 - :func:`selected_keys` (``select-samples`` output) and :func:`sequence_ids` (DVAE's
@@ -29,20 +28,7 @@ from avprep.reader.stream import (
     iter_view_items,
     reader_slot,
 )
-from avprep.reader.views import (
-    IMAGE_KEYS,
-    VIEWS,
-    CranConfig,
-    CranView,
-    DavsConfig,
-    DavsIdentityConfig,
-    DavsIdentityView,
-    DavsView,
-    DvaeConfig,
-    DvaeFaceView,
-    DvaeSegmentView,
-    View,
-)
+from avprep.reader.views import IMAGE_KEYS, Item, View
 from avprep.schema import SchemaError
 
 
@@ -87,10 +73,8 @@ def sequence_ids(
 
 
 __all__ = [
-    "IMAGE_KEYS", "VIEWS", "CranConfig", "CranView", "DavsConfig", "DavsIdentityConfig",
-    "DavsIdentityView", "DavsView", "DvaeConfig", "DvaeFaceView", "DvaeSegmentView",
-    "MissingFieldError", "ReaderSlot", "SampleFilter", "SchemaError", "ShardSample",
-    "ShardSourceError", "StreamConfig", "View", "epoch_shards", "field_hint", "iter_samples",
-    "iter_shard_samples", "iter_view_items", "open_shard", "reader_slot", "resolve_shards",
-    "selected_keys", "sequence_ids",
+    "IMAGE_KEYS", "Item", "MissingFieldError", "ReaderSlot", "SampleFilter", "SchemaError",
+    "ShardSample", "ShardSourceError", "StreamConfig", "View", "epoch_shards", "field_hint",
+    "iter_samples", "iter_shard_samples", "iter_view_items", "open_shard", "reader_slot",
+    "resolve_shards", "selected_keys", "sequence_ids",
 ]  # fmt: skip
