@@ -30,8 +30,6 @@ sys.path.insert(0, str(ROOT / "tests" / "datasets"))
 
 from avprep.build_config import BuildConfig  # noqa: E402
 from avprep.reader import (  # noqa: E402
-    CranConfig,
-    DvaeConfig,
     SampleFilter,
     StreamConfig,
     iter_view_items,
@@ -39,8 +37,10 @@ from avprep.reader import (  # noqa: E402
     resolve_shards,
 )
 from avprep.shards import ShardWriter, iter_shard  # noqa: E402
+from models.cran.view import CranConfig  # noqa: E402
 from models.data import make_view  # noqa: E402  (view names resolve through models.methods)
 from models.data.collate import collate_items  # noqa: E402
+from models.dvae.view import DvaeConfig  # noqa: E402
 
 FEATURES = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
 

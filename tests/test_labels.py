@@ -13,7 +13,7 @@ from avprep.datasets import cremad
 def test_adapters_and_views_share_the_tables():
     assert cremad.EMOTIONS is labels.EMOTIONS and len(labels.EMOTIONS) == 6
     assert cremad.parse_name("1001_DFA_NEU_XX")["emotion_id"] == labels.emotion_id("NEU") == 4
-    from avprep.reader.views import DvaeConfig
+    from models.dvae.view import DvaeConfig
 
     assert DvaeConfig(default_emotion="SAD")._default_emotion_id == labels.EMOTIONS.index("SAD")
 

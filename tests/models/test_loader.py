@@ -13,9 +13,11 @@ import pytest
 import torch
 from reader_fixtures import minimal_meta, synthetic_keys
 
-from avprep.reader import DavsView, DvaeConfig, DvaeFaceView, DvaeSegmentView, SchemaError, View
+from avprep.reader import SchemaError, View
 from avprep.shards import ShardWriter
 from models.data import decode_jpegs, images_to_float, make_loader, to_device
+from models.davs.view import DavsView
+from models.dvae.view import DvaeConfig, DvaeFaceView, DvaeSegmentView
 
 
 class KeyView(View):

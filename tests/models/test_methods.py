@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from avprep.reader import DavsView, DvaeSegmentView, View
+from avprep.reader import View
 from models import methods
 from models.data import make_loader
+from models.davs.view import DavsView
+from models.dvae.view import DvaeSegmentView
 from models.training import builds
 
 

@@ -16,14 +16,6 @@ from avprep.face.crop_codec import decode_stream
 from avprep.features import frame_windows, get_feature_config
 from avprep.features.tracks import track_timing
 from avprep.reader import (
-    CranConfig,
-    CranView,
-    DavsConfig,
-    DavsIdentityView,
-    DavsView,
-    DvaeConfig,
-    DvaeFaceView,
-    DvaeSegmentView,
     MissingFieldError,
     SchemaError,
     ShardSample,
@@ -32,6 +24,9 @@ from avprep.reader import (
     sequence_ids,
 )
 from avprep.reader.views import valid_starts
+from models.cran.view import CranConfig, CranView
+from models.davs.view import DavsConfig, DavsIdentityView, DavsView
+from models.dvae.view import DvaeConfig, DvaeFaceView, DvaeSegmentView
 
 
 def rng(seed=0):

@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 
-from avprep.reader import DvaeConfig, DvaeFaceView, DvaeSegmentView, ShardSample, iter_samples
+from avprep.reader import ShardSample, iter_samples
+from models.dvae.view import DvaeConfig, DvaeFaceView, DvaeSegmentView
 
 
 def _relabelled(sample: ShardSample, source: str) -> ShardSample:

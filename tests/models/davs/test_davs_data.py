@@ -10,11 +10,17 @@ import pytest
 import torch
 from davs_fixtures import build_demo_words, cpu_context, tiny_config
 
-from avprep.reader import DavsView, iter_samples
+from avprep.reader import iter_samples
 from models.data import collate_items
 from models.davs.build_check import check_build
 from models.davs.trainer import DavsIdentityTrainer, DavsJointTrainer
-from models.davs.view import DavsConfig, DavsIdentityView, DavsTrainView, time_major_mfcc
+from models.davs.view import (
+    DavsConfig,
+    DavsIdentityView,
+    DavsTrainView,
+    DavsView,
+    time_major_mfcc,
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,10 @@ import numpy as np
 import torch
 
 from avprep.reader import iter_samples
-from avprep.reader.views import DvaeConfig
 from models.data.collate import collate_items
 from models.dvae.config import DvaeTrainConfig
 from models.dvae.trainer import VaeTrainer, sequence_table
-from models.dvae.view import DvaeFaces, DvaeSegments, noisy_key, noisy_windows
+from models.dvae.view import DvaeConfig, DvaeFaces, DvaeSegments, noisy_key, noisy_windows
 from models.training.method import TrainContext
 
 

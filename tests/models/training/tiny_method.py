@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avprep.reader import DavsConfig, DavsView
 from models.data import images_to_float
+from models.davs.view import DavsConfig, DavsView
 from models.methods import METHODS, MethodSpec, register
 from models.training import MethodTrainer, SampleOutput
 
@@ -170,7 +170,7 @@ SPEC = MethodSpec(
     name="tiny",
     config="tiny_method:TinyConfig",
     stages={"main": "tiny_method:TinyTrainer", "decoder": "tiny_method:TinyTrainer"},
-    views={"tiny": "avprep.reader.views:DavsView"},
+    views={"tiny": "models.davs.view:DavsView"},
     build_options="--features mfcc_davs --face-backend dlib",
     check_build="tiny_method:check_build",
     summary="test method: conv encoder-decoder on 32x32 DAVS frames",
