@@ -34,7 +34,7 @@ class CranTrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
 
-    # data (read through avprep.reader.views.CranView)
+    # data (read through models.cran.view.CranView)
     seq_len: int = 70  # rae: "The length of training image sequence is 70"
     cae_frames: int = 4  # cae stages: consecutive frames per clip (>= 2 so that validation
     # can measure movement intensity; each frame is still its own training sample)

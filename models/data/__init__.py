@@ -3,7 +3,9 @@
 ``make_loader(source, view, batch_size, ...)`` -> :class:`ShardLoader` (iterate per epoch;
 ``state_dict`` to resume); :func:`to_device` moves a batch (decoding deferred JPEGs on the
 GPU with nvJPEG when torchvision is there); :func:`images_to_float` turns uint8 HWC images into
-float CHW in [-1, 1]. Views and their configs come from :mod:`avprep.reader`.
+float CHW in [-1, 1]. Views and their configs come from each method's package
+(``models/<method>/view.py``, named through :mod:`models.methods`) on the base in
+:mod:`avprep.reader.views`.
 """
 
 from models.data.collate import collate_items, images_to_float

@@ -64,7 +64,7 @@ class DvaeTrainConfig:
     default_emotion: str | None = "NEU"
     segments_per_clip: int | None = None  # None: every valid segment of a clip
     # clips whose visemes were recognised without a transcript are noisier than aligned ones:
-    # skipped unless this is true (avprep.reader.views.DvaeConfig)
+    # skipped unless this is true (models.dvae.view.DvaeConfig)
     allow_recognized_visemes: bool = False
 
     # --- stage 2 data
