@@ -20,16 +20,23 @@ from __future__ import annotations
 import io
 import re
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import av
-import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import av
+
+# PyAV and OpenCV are imported where they are used: a DataLoader worker reading a jpg build
+# never loads PyAV, one reading an mp4 build never loads OpenCV (issue 12)
 
 STREAMS = ("crop256", "crop112", "mouth")
 _JPG_MEMBER = re.compile(r"^(?P<stream>[a-z0-9]+)_(?P<frame>\d{5})\.jpg$")
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    import cv2
+
     ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
@@ -37,6 +44,8 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
+    import cv2
+
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError("not a decodable JPEG")
@@ -81,6 +90,8 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
     """A yuv420p ``VideoFrame`` whose every byte is set, row padding included (FFmpeg pads
     rows to an aligned line size and leaves the padding uninitialised; nothing the encoder can
     read is left to chance). Padding repeats each row's last pixel."""
+    import av
+
     h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
     frame = av.VideoFrame(w, h, "yuv420p")
     planes = (
@@ -101,6 +112,8 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
 def encode_mp4(frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> bytes:
     """(T,H,W,3) RGB uint8 (H, W even) -> H.264 MP4 bytes, the same bytes for the same
     frames in any process (the colour conversion is :func:`rgb_to_yuv420p`)."""
+    import av
+
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as out:
         st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
@@ -121,6 +134,8 @@ def encode_mp4(frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> bytes:
 
 
 def decode_mp4(data: bytes) -> np.ndarray:
+    import av
+
     with av.open(io.BytesIO(data)) as inp:
         st = inp.streams.video[0]
         return np.stack([f.to_ndarray(format="rgb24") for f in inp.decode(st)])

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import av
 import numpy as np
 import soundfile as sf
 
@@ -305,6 +304,8 @@ class ShardSample:
         idx = [int(i) for i in indices]
         if self.stream_format(stream) == "jpg":
             return np.stack([decode_jpeg(d) for d in self.jpeg_members(stream, idx)])
+        import av  # here: a worker reading a jpg build never loads PyAV
+
         wanted: dict[int, list[int]] = {}
         for pos, i in enumerate(idx):
             wanted.setdefault(i, []).append(pos)
