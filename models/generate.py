@@ -25,8 +25,9 @@ import json
 import os
 import tempfile
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -203,15 +204,20 @@ def photo_face(path: str, crop_size: int, backend: str = "dlib") -> FaceSource:
 
 
 def video_face(
-    path: str, crop_size: int, reference_frame: int | None, backend: str = "dlib"
+    path: str,
+    crop_size: int,
+    reference_frame: int | None,
+    backend: str = "dlib",
+    audio_source: str | None = None,
 ) -> FaceSource:
     """The reference frame of a video (``None``: its first frame with a usable face),
-    aligned by the face stage run over the whole clip as a build runs it."""
+    aligned by the face stage run over the whole clip as a build runs it (``audio_source``:
+    the speech file when it is not the video's own sound)."""
     from avprep.clips import ClipRejected
     from avprep.media import DecodeConfig, decode_clip
 
     try:
-        media = decode_clip(path, config=DecodeConfig())
+        media = decode_clip(path, audio_source, DecodeConfig())
     except ClipRejected as e:
         if e.reason != "no_audio":
             raise _rejected(e, "cannot read video", path) from e
@@ -244,57 +250,105 @@ def face_crop(face: FaceSource, size: int) -> np.ndarray:
 
 
 def paste_back(
-    image: np.ndarray, crops: np.ndarray, transform: np.ndarray, feather: float = 0.06
-) -> np.ndarray:
+    image: np.ndarray, crops: Iterable[np.ndarray], transform: np.ndarray, feather: float = 0.06
+) -> Iterator[np.ndarray]:
     """Each crop warped back into ``image`` with the inverse of ``transform`` (frame ->
     crop), blended over a band ``feather`` x crop size wide inside the crop's edge; pixels
-    the crop does not cover are the image's own. Returns (N, H, W, 3) uint8."""
+    the crop does not cover are the image's own. Yields (H, W, 3) uint8 frames one at a time
+    (a large photo times many frames is never held at once)."""
     import cv2
 
     h, w = image.shape[:2]
-    size = crops.shape[1]
     a = np.asarray(transform, np.float64)
-    band = max(1, int(round(feather * size)))
-    ramp = np.minimum(np.arange(size) + 1, np.arange(size)[::-1] + 1) / band
-    mask_crop = np.clip(np.minimum(ramp[:, None], ramp[None, :]), 0, 1).astype(np.float32)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    mask = cv2.warpAffine(
-        mask_crop, a, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )[..., None]
-    rows, cols = np.nonzero(mask[..., 0] > 0)
-    out = np.repeat(image[None], len(crops), axis=0)
-    if len(rows) == 0:
-        return out
-    y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    m = mask[y0:y1, x0:x1]
-    # the same inverse warp, evaluated only over the face's bounding box
-    a_box = np.concatenate([a[:, :2], (a[:, :2] @ np.array([x0, y0]) + a[:, 2])[:, None]], 1)
-    for i, crop in enumerate(crops):
-        back = cv2.warpAffine(
-            crop, a_box, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE
-        )
-        region = out[i, y0:y1, x0:x1].astype(np.float32)
-        out[i, y0:y1, x0:x1] = np.rint(region + m * (back - region)).astype(np.uint8)
-    return out
+    box = None
+    for crop in crops:
+        if box is None:
+            size = crop.shape[0]
+            band = max(1, int(round(feather * size)))
+            ramp = np.minimum(np.arange(size) + 1, np.arange(size)[::-1] + 1) / band
+            mask_crop = np.clip(np.minimum(ramp[:, None], ramp[None, :]), 0, 1)
+            mask = cv2.warpAffine(
+                mask_crop.astype(np.float32), a, (w, h), flags=flags,
+                borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+            )  # fmt: skip
+            rows, cols = np.nonzero(mask > 0)
+            if len(rows) == 0:  # the crop lies outside the image
+                box = ()
+            else:
+                y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+                # the same inverse warp, evaluated only over the face's bounding box
+                a_box = np.concatenate(
+                    [a[:, :2], (a[:, :2] @ np.array([x0, y0]) + a[:, 2])[:, None]], 1
+                )
+                box = (y0, y1, x0, x1, mask[y0:y1, x0:x1, None], a_box)
+        frame = image.copy()
+        if box:
+            y0, y1, x0, x1, m, a_box = box
+            back = cv2.warpAffine(
+                crop, a_box, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE
+            )
+            region = frame[y0:y1, x0:x1].astype(np.float32)
+            frame[y0:y1, x0:x1] = np.rint(region + m * (back - region)).astype(np.uint8)
+        yield frame
 
 
-def write_video(path: str, frames: np.ndarray, audio: np.ndarray) -> None:
-    """H.264 + AAC MP4 (25 fps, 16 kHz mono), written beside ``path`` then renamed."""
-    from avprep.demo import write_talking_clip
+def write_video(path: str, frames: Iterable[np.ndarray], audio: np.ndarray, crf: int = 18) -> int:
+    """Stream ``frames`` into an H.264 (yuv420p) + AAC (16 kHz mono) MP4 at 25 fps, written
+    beside ``path`` and renamed into place when complete. Returns the frame count. Odd
+    sides are padded by one repeated row/column (yuv420p needs even sides)."""
+    import av
 
-    h, w = frames.shape[1:3]
-    if h % 2 or w % 2:  # yuv420p needs even sides: repeat the last row/column
-        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{out.stem}.", dir=out.parent)
     os.close(fd)
+    rate = Fraction(int(FPS))
+    n = 0
     try:
-        write_talking_clip(tmp, None, audio, sample_rate=SAMPLE_RATE, fps=25, frames=frames)
+        with av.open(tmp, mode="w", format="mp4") as container:
+            vstream = container.add_stream("libx264", rate=rate)
+            vstream.pix_fmt = "yuv420p"
+            vstream.options = {"crf": str(crf), "preset": "veryfast"}
+            astream = container.add_stream("aac", rate=SAMPLE_RATE)
+            astream.layout = "mono"
+            for frame in frames:
+                h, w = frame.shape[:2]
+                if h % 2 or w % 2:
+                    frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+                if n == 0:
+                    vstream.width, vstream.height = frame.shape[1], frame.shape[0]
+                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                vf.pts, vf.time_base = n, 1 / rate
+                container.mux(vstream.encode(vf))
+                n += 1
+            container.mux(vstream.encode(None))
+            pcm = to_pcm16_frame(audio)
+            resampler = av.AudioResampler(format="fltp", layout="mono", rate=SAMPLE_RATE)
+            start = 0
+            for rf in resampler.resample(pcm) + resampler.resample(None):
+                rf.pts, rf.time_base = start, Fraction(1, SAMPLE_RATE)
+                start += rf.samples
+                container.mux(astream.encode(rf))
+            container.mux(astream.encode(None))
+        if n == 0:
+            raise GenerateError(f"no frames to write to {os.fspath(path)!r}")
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return n
+
+
+def to_pcm16_frame(audio: np.ndarray):  # type: ignore[no-untyped-def]
+    """The speech as one 16-bit mono PyAV frame (the samples are 16-bit already)."""
+    import av
+
+    from avprep.pcm import to_pcm16
+
+    frame = av.AudioFrame.from_ndarray(to_pcm16(audio)[None, :], format="s16", layout="mono")
+    frame.sample_rate = SAMPLE_RATE
+    return frame
 
 
 # --------------------------------------------------------------------------- methods
@@ -387,22 +441,24 @@ def generate_talking_face(
     if image is not None:
         face = photo_face(image, size, opts.face_backend)
     else:
-        face = video_face(video, size, opts.reference_frame, opts.face_backend)
+        face = video_face(video, size, opts.reference_frame, opts.face_backend, audio)
     speech_path = audio if audio is not None else video
     if speech_path is None:
         raise GenerateError("--audio is required with --image")
     speech = speech_windows(speech_path, generator.track, opts.max_seconds)
     crop = face_crop(face, size)
-    frames = generator(crop, speech)
+    crops = generator(crop, speech)
+    frames: Iterable[np.ndarray] = crops
     if opts.paste_back:
-        frames = paste_back(face.image, frames, face.transform, opts.feather)
-    write_video(out, frames, speech.segment)
+        frames = paste_back(face.image, crops, face.transform, opts.feather)
+    n = write_video(out, frames, speech.segment)
+    h, w = face.image.shape[:2] if opts.paste_back else crops.shape[1:3]
     return {
         "out": os.fspath(out),
-        "frames": int(len(frames)),
+        "frames": n,
         "first_frame": speech.first_frame,
         "speech_frames": speech.n_frames_total,
-        "size": [int(frames.shape[2]), int(frames.shape[1])],
+        "size": [int(w), int(h)],
         "reference_frame": face.frame_index,
     }
 

@@ -155,7 +155,7 @@ def test_paste_back_is_exact_away_from_the_crop():
     # crop of side 32 covering photo x in [40, 72), y in [20, 52) (scale 1, translation)
     a = np.array([[1.0, 0.0, -40.0], [0.0, 1.0, -20.0]])
     crops = np.full((2, 32, 32, 3), 200, np.uint8)
-    out = paste_back(photo, crops, a, feather=0.125)
+    out = np.stack(list(paste_back(photo, crops, a, feather=0.125)))
     assert out.shape == (2, 90, 120, 3)
     outside = np.ones((90, 120), bool)
     outside[20:52, 40:72] = False
