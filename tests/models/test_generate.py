@@ -309,3 +309,27 @@ def test_video_input_uses_a_reference_frame(assets, tmp_path):
     )
     assert r.exit_code != 0 and "999" in r.output and "clip.mp4" in r.output
     assert math.isfinite(info["frames"])
+
+
+def test_unreadable_checkpoint_names_the_file(assets, tmp_path):
+    bad = tmp_path / "broken.pth.tar"
+    bad.write_bytes(b"not a torch file")
+    r = run_cli("--checkpoint", str(bad), "--image", assets["photo"], "--audio", assets["wav"],
+                "--out", str(tmp_path / "x.mp4"))  # fmt: skip
+    assert r.exit_code != 0 and "broken.pth.tar" in r.output
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_full_size_official_layout_on_cuda(assets, tmp_path):
+    """The official full-size layout (no run config: width 1, 256 template) on the GPU."""
+    cfg = DavsTrainConfig()
+    names = ("ID_encoder", "Decoder", "mfcc_encoder", "lip_feature_encoder")
+    ckpt = tmp_path / "101_DAVS_checkpoint.pth.tar"
+    torch.save(official_checkpoint({n: make_network(n, cfg) for n in names}), ckpt)
+    out = tmp_path / "talking.mp4"
+    r = run_cli("--checkpoint", str(ckpt), "--image", assets["photo"], "--audio", assets["wav"],
+                "--out", str(out), "--device", "cuda", "--paste-back")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    frames, _ = read_mp4(out)
+    assert frames.shape == (20, 512, 512, 3)
