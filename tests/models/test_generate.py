@@ -333,3 +333,17 @@ def test_full_size_official_layout_on_cuda(assets, tmp_path):
     assert r.exit_code == 0, r.output
     frames, _ = read_mp4(out)
     assert frames.shape == (20, 512, 512, 3)
+
+
+def test_help_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom avprep.cli import main\nfor args in (['--help'], ['generate', "
+        "'--help']):\n    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "--paste-back" in done.stdout and "--pairs" in done.stdout
