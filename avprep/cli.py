@@ -1102,5 +1102,104 @@ def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) 
     _eval_output(_eval_run(evaluate_word_information, features_npz, test_fraction), json_path)
 
 
+@main.command("generate")
+@click.argument("method")
+@click.option(
+    "--checkpoint",
+    required=True,
+    help="Generator checkpoint (DAVS: the official "
+    "101_DAVS_checkpoint.pth.tar or an `avprep train davs` checkpoint).",
+)
+@click.option("--image", default=None, help="Photo of the face to animate.")
+@click.option("--video", default=None, help="Video instead of a photo: animate one frame.")
+@click.option(
+    "--reference-frame",
+    type=click.IntRange(min=0),
+    default=None,
+    help="--video: the frame to animate (25 fps index; default: first good face).",
+)
+@click.option(
+    "--audio",
+    default=None,
+    help="Speech (any FFmpeg-readable file); with --video defaults to its sound.",
+)
+@click.option(
+    "--pairs",
+    default=None,
+    help="Batch: a folder of (photo, speech) files sharing "
+    "a stem, or a CSV with image,audio[,name] columns; --out is then a folder.",
+)
+@click.option("--out", required=True, help="Output MP4 (batch: output folder).")
+@click.option("--paste-back", is_flag=True, help="Paste the face back into the full photo.")
+@click.option("--no-finetune", is_flag=True, help="DAVS: skip the per-photo fine-tuning.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--face-backend", type=click.Choice(["dlib", "fan"]), default="dlib", show_default=True
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar (batch).")
+def generate_cmd(
+    method: str,
+    checkpoint: str,
+    image: str | None,
+    video: str | None,
+    reference_frame: int | None,
+    audio: str | None,
+    pairs: str | None,
+    out: str,
+    paste_back: bool,
+    no_finetune: bool,
+    device: str,
+    face_backend: str,
+    no_progress: bool,
+) -> None:
+    """Generate a talking-face MP4 (speech muxed in) from a photo and speech with a trained
+    METHOD (davs)."""
+    import json
+
+    from models.generate import (
+        GenerateError,
+        GenerateOptions,
+        generate_batch,
+        generate_talking_face,
+        load_method,
+        read_pairs,
+    )
+
+    if pairs is not None and (image or video or audio):
+        raise click.UsageError("--pairs replaces --image/--video/--audio")
+    if pairs is None and (image is None) == (video is None):
+        raise click.UsageError("give --image (with --audio), --video, or --pairs")
+    if image is not None and audio is None:
+        raise click.UsageError("--image needs --audio")
+    if reference_frame is not None and video is None:
+        raise click.UsageError("--reference-frame goes with --video")
+    options = GenerateOptions(
+        device=device,
+        finetune=not no_finetune,
+        paste_back=paste_back,
+        reference_frame=reference_frame,
+        face_backend=face_backend,
+    )
+    try:
+        todo = read_pairs(pairs) if pairs is not None else None
+        generator = load_method(method, checkpoint, options)
+        if todo is not None:
+            summary = generate_batch(generator, todo, out, options, progress=not no_progress)
+            click.echo(
+                f"{len(summary.ok)} written, {len(summary.failed)} failed (see {out}/summary.json)"
+            )
+            for row in summary.failed:
+                click.echo(f"  {row['name']}: {row['error']}", err=True)
+            if not summary.ok:
+                sys.exit(1)
+            return
+        result = generate_talking_face(
+            generator, out, audio, image=image, video=video, options=options
+        )
+    except GenerateError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(json.dumps(result))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
