@@ -115,6 +115,7 @@ class View(ABC):
 
 
 def noise_choice(noise_db: float | Sequence[float | None] | None, rng: np.random.Generator):
+    """The noise level of one clip: ``noise_db`` itself, or one drawn from a list of levels."""
     if noise_db is None or isinstance(noise_db, int | float):
         return noise_db
     levels = list(noise_db)
@@ -122,6 +123,7 @@ def noise_choice(noise_db: float | Sequence[float | None] | None, rng: np.random
 
 
 def track_name(track: str, level: float | None) -> str:
+    """The stored track under noise ``level`` (the clean track for None)."""
     return track if level is None else noise_track_name(track, float(level))
 
 
