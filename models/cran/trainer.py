@@ -92,6 +92,7 @@ class CranTrainer(MethodTrainer):
     """Shared by the three stages; a stage is a subclass fixing ``stage``."""
 
     method = "cran"
+    min_batch_size = 2  # E_I's and G's BatchNorm1d after the FC layers need two items
     stage = "cae"
     recurrent = False
 

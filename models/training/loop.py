@@ -103,10 +103,15 @@ def make_wrap(
 class _BatchStream:
     """Endless batches of one rank: epoch after epoch of a :class:`ShardLoader`."""
 
-    def __init__(self, loader: ShardLoader, view: Any, rank: int) -> None:
+    def __init__(self, loader: ShardLoader, view: Any, rank: int, min_batch: int = 1) -> None:
         self.loader = loader
         self.view = view
         self.rank = rank
+        # Batches smaller than the method's minimum (the last, partial batch of a reader's
+        # epoch can hold a single item, and BatchNorm in training cannot normalise one value
+        # per channel) are skipped; deterministic, so resume stays exact.
+        self.min_batch = min_batch
+        self.small_batches_skipped = 0
         self._it: Iterator[dict[str, Any]] | None = None
 
     def next(self) -> dict[str, Any]:
@@ -114,12 +119,17 @@ class _BatchStream:
             if self._it is None:
                 self._it = iter(self.loader)
             try:
-                return next(self._it)
+                while True:
+                    batch = next(self._it)
+                    if len(batch["__resume__"]) >= self.min_batch:
+                        return batch
+                    self.small_batches_skipped += 1
             except StopIteration:
                 self._it = None  # the loader moved to the next epoch
         skipped = dict(getattr(self.view, "skipped", {}) or {})
         raise EmptyDataError(
-            f"rank {self.rank}: a whole epoch gave no batch. Its part of the data is empty "
+            f"rank {self.rank}: a whole epoch gave no batch of at least {self.min_batch} "
+            "item(s). Its part of the data is empty "
             f"or the view skipped every sample{f' ({skipped})' if skipped else ''}: check "
             "--split/--selection, or use fewer ranks/workers (--set num_workers=N), or "
             "drop_last=false when there are fewer samples per reader than the batch size"
@@ -251,7 +261,7 @@ def _train(
     val_loader = _val_loader(run, view, env, device) if cfg.val_every else None
 
     logger = RunLogger(run_dir, env.is_main, cfg.steps, start, cfg.progress)
-    stream = _BatchStream(loader, view, env.rank)
+    stream = _BatchStream(loader, view, env.rank, int(getattr(trainer, "min_batch_size", 1)))
     step = start
     last: dict[str, float] = {}
     written: Path | None = resume_path

@@ -91,6 +91,9 @@ class MethodTrainer(ABC):
 
     #: name of the method in the registry (``davs``, ``cran``, ``dvae``)
     method: str = ""
+    #: smallest batch a step can take; the core skips smaller ones (an epoch's last partial
+    #: batch per reader), e.g. 2 where BatchNorm sees one value per channel
+    min_batch_size: int = 1
 
     def __init__(self, config: Any, ctx: TrainContext) -> None:
         self.config = config
