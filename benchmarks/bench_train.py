@@ -129,7 +129,12 @@ def main() -> None:
             )  # fmt: skip
             with tempfile.TemporaryDirectory(dir=work) as tmp:
                 t0 = time.perf_counter()
-                train(run, Path(tmp) / "run")
+                try:
+                    train(run, Path(tmp) / "run")
+                except Exception as e:  # e.g. a stage that needs an earlier stage's checkpoint
+                    skipped.append({"method": name, "stage": stage, "why": [str(e)]})
+                    print(f"{name}/{stage}: skipped ({e})")
+                    continue
                 wall = time.perf_counter() - t0
                 batch = int(run.method_config.batch_size)
                 row = {
