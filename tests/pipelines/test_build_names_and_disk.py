@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -48,13 +47,6 @@ def test_file_names_that_are_not_utf8_are_built(tmp_path, demo_corpus):
     assert meta["source"] == "sp\\xeaker/caf\\xe9.mp4"
 
 
-def _limit_file_size(limit: int):  # runs in the child before exec
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
-
-
 def test_a_full_disk_names_the_file_and_the_rerun_resumes(tmp_path, demo_corpus):
     root = tmp_path / "corpus"
     shutil.copytree(demo_corpus, root)
@@ -63,15 +55,16 @@ def test_a_full_disk_names_the_file_and_the_rerun_resumes(tmp_path, demo_corpus)
     cmd = [sys.executable, "-c", "from avprep.cli import main; main()", *args]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     # no write may grow a file past 60 kB: plan files fit, a shard of JPEG frames does not
-    # (the kernel then fails the write with EFBIG, as a full disk fails it with ENOSPC)
-    r = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        preexec_fn=_limit_file_size(60_000),
-    )
+    # (the kernel then fails the write with EFBIG, as a full disk fails it with ENOSPC). The
+    # child sets the limit itself: a preexec_fn would fork this test process, whose gRPC threads
+    # (from earlier in-process Beam builds) then left the child's gRPC broken now and then.
+    limited = [
+        sys.executable, "-c",
+        "import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000)); "
+        "from avprep.cli import main; main()",
+        *args,
+    ]  # fmt: skip
+    r = subprocess.run(limited, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr, r.stderr[-3000:]  # a message, not a traceback
     assert "could not write" in r.stderr and str(out / "shards") in r.stderr
