@@ -63,10 +63,11 @@ def test_workers_stop_when_the_driver_is_killed(tmp_path, demo_corpus):
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         killed_at = time.time()
-        while time.time() - killed_at < 3 and any(_running(p) for p in workers):
+        # generous for a loaded CI machine: the watchdog checks every 0.5 s
+        while time.time() - killed_at < 15 and any(_running(p) for p in workers):
             time.sleep(0.05)
         left = [p for p in workers if _running(p)]
-        assert not left, f"workers {left} still run 3 s after the driver died"
+        assert not left, f"workers {left} still run 15 s after the driver died"
         ticks = sum(p.stat().st_size for p in progress.iterdir())
         time.sleep(1.0)
         assert sum(p.stat().st_size for p in progress.iterdir()) == ticks  # nothing works on
