@@ -25,7 +25,6 @@ pool features of torch-fidelity's ``FeatureExtractorInceptionV3`` (the TF-FID In
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import types
 from collections.abc import Iterable
@@ -35,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from models.eval.weights import find_weights_file
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV = "AVPREP_INCEPTION"
@@ -105,17 +106,17 @@ def frechet_distance(real_features: Any, fake_features: Any) -> float:
 
 
 def find_inception_weights(explicit: str | None = None) -> Path:
-    given = explicit or os.environ.get(INCEPTION_ENV)
-    if not given:
-        raise FileNotFoundError(
+    return find_weights_file(
+        explicit,
+        INCEPTION_ENV,
+        INCEPTION_FILE,
+        (
             f"FID needs torch-fidelity's Inception weights {INCEPTION_FILE} (from the "
             f"torch-fidelity v0.2.0 release); avprep never downloads them. Pass the path "
             f"(--inception-weights) or set ${INCEPTION_ENV}."
-        )
-    p = Path(given)
-    if not p.is_file():
-        raise FileNotFoundError(f"Inception weights {INCEPTION_FILE} not found at {p}")
-    return p
+        ),
+        "Inception",
+    )
 
 
 class FrameFid:

@@ -40,7 +40,6 @@ Videos are decoded at 25 fps by avprep's decoder (other rates are resampled by t
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,8 @@ import numpy as np
 import torch
 from scipy.signal import medfilt
 from torch import nn
+
+from models.eval.weights import find_weights_file
 
 SYNCNET_FILE = "syncnet_v2.model"
 SYNCNET_ENV = "AVPREP_SYNCNET"
@@ -135,17 +136,17 @@ class SyncNet(nn.Module):
 
 def find_syncnet_weights(explicit: str | None = None) -> Path:
     """The user's ``syncnet_v2.model``: an explicit path, else ``$AVPREP_SYNCNET``."""
-    given = explicit or os.environ.get(SYNCNET_ENV)
-    if not given:
-        raise FileNotFoundError(
+    return find_weights_file(
+        explicit,
+        SYNCNET_ENV,
+        SYNCNET_FILE,
+        (
             f"LSE-C/LSE-D need SyncNet's public weights {SYNCNET_FILE} (syncnet_python's "
             f"download_model.sh fetches it); avprep never downloads it. Pass its path "
             f"(--syncnet-weights) or set ${SYNCNET_ENV}."
-        )
-    p = Path(given)
-    if not p.is_file():
-        raise FileNotFoundError(f"SyncNet weights {SYNCNET_FILE} not found at {p}")
-    return p
+        ),
+        "SyncNet",
+    )
 
 
 def load_syncnet(path: str | None = None, device: str | torch.device = "cpu") -> SyncNet:
