@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from avprep.demo import face_photo, make_demo_corpus, speech_assets
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "reader"))
-from reader_fixtures import build_cremad, build_demo, build_identity, synthetic_shards  # noqa: E402
+from tests.reader.reader_fixtures import build_cremad, build_demo, build_identity, synthetic_shards
 
 
 @pytest.fixture(autouse=True)

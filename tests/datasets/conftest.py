@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import corpora  # noqa: E402
+from tests.datasets import corpora
 
 
 @pytest.fixture(scope="session")

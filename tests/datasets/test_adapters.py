@@ -6,11 +6,11 @@ import shutil
 from collections import Counter
 
 import av
-import corpora
 import pytest
 
 from avprep.datasets.base import REGISTRY, DiscoverOptions, EmptyCorpusError, get_adapter
 from avprep.keys import is_safe_key
+from tests.datasets import corpora
 
 NAMES = list(corpora.CORPORA)
 

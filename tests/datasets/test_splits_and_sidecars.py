@@ -6,7 +6,6 @@ import json
 import shutil
 from collections import Counter
 
-import corpora
 import pytest
 
 from avprep.datasets.base import DiscoverOptions, get_adapter
@@ -15,6 +14,7 @@ from avprep.datasets.grid import GRID_SPEAKERS, GRID_SPLIT
 from avprep.datasets.splits import SplitOverrides, speaker_order, speaker_split
 from avprep.datasets.transcripts import SidecarError, TranscriptSidecar
 from avprep.keys import clip_key
+from tests.datasets import corpora
 
 
 def refs(name, root, **kw):

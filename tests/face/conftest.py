@@ -1,15 +1,9 @@
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from face_videos import make_work  # noqa: E402
-
-from avprep.clips import ClipWork  # noqa: E402
-from avprep.face import FaceConfig, FaceStage  # noqa: E402
+from avprep.clips import ClipWork
+from avprep.face import FaceConfig, FaceStage
+from avprep.face.known_motion import make_work
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from face_videos import ASTRONAUT_FACE, moving_astronaut, still_astronaut
 from skimage.transform import SimilarityTransform
 
 from avprep.face.alignment import (
@@ -14,6 +13,7 @@ from avprep.face.alignment import (
     warp_crop,
 )
 from avprep.face.crop_codec import decode_stream
+from avprep.face.known_motion import ASTRONAUT_FACE, moving_astronaut, still_astronaut
 from avprep.face.templates import template_points
 
 
@@ -59,9 +59,8 @@ def moving(stage_module):
 
 @pytest.fixture(scope="module")
 def stage_module():
-    from face_videos import make_work
-
     from avprep.face import FaceConfig, FaceStage
+    from avprep.face.known_motion import make_work
 
     s = FaceStage(FaceConfig())
 
@@ -137,7 +136,8 @@ def test_face_constant_in_astronaut_photo():
     # the fixture's face box is where dlib finds it in the 512x512 photo
     import cv2
     import dlib
-    from face_videos import astronaut
+
+    from avprep.face.known_motion import astronaut
 
     r = dlib.get_frontal_face_detector()(cv2.cvtColor(astronaut(), cv2.COLOR_RGB2GRAY), 1)[0]
     cx, cy, fw = ASTRONAUT_FACE

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from face_videos import moving_astronaut
 
 from avprep.face import FaceConfig, FaceStage
 from avprep.face.crop_codec import decode_stream, encode_streams
@@ -13,6 +12,7 @@ from avprep.face.fan import (
     decode_heatmaps,
     resolve_device,
 )
+from avprep.face.known_motion import moving_astronaut
 from avprep.face.model_files import (
     DLIB_ENV,
     ModelFileMissing,
@@ -118,7 +118,7 @@ def _fan_weights_present() -> bool:
 )
 def test_fan_stage_on_moving_astronaut_when_weights_present():
     pytest.importorskip("torch")
-    from face_videos import make_work
+    from avprep.face.known_motion import make_work
 
     frames, _ = moving_astronaut(20)
     w = make_work(frames)

@@ -145,9 +145,8 @@ def test_augmentation_crops_and_flips_like_the_official_loader():
 
 
 def test_face_stage_records_the_template_and_stores_the_260_crop(run_stage):
-    from face_videos import still_astronaut
-
     from avprep.face.crop_codec import decode_stream
+    from avprep.face.known_motion import still_astronaut
 
     frames, _ = still_astronaut(4, width=150)  # a large face: the crop leaves the frame
     w = run_stage(frames, image_format="jpg", jpeg_quality=100)

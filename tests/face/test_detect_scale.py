@@ -4,10 +4,10 @@ the same face, with landmarks as close to the ground truth as a full-frame searc
 from __future__ import annotations
 
 import numpy as np
-from face_videos import ASTRONAUT_FACE, animate, astronaut, still_astronaut
 
 from avprep.face.alignment import anchor_points
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker
+from avprep.face.known_motion import ASTRONAUT_FACE, animate, astronaut, still_astronaut
 from avprep.face.tracking import DETECT_FACE_WIDTH, TRACKED, track_speaker
 
 

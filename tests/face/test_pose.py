@@ -4,10 +4,17 @@ mirror symmetry, and the frontal calibration of the 3D mean face."""
 import cv2
 import numpy as np
 import pytest
-from face_videos import ASTRONAUT_FACE, HOPPER_FACE, astronaut, hopper, placement, render
 
 from avprep.face.alignment import anchor_points
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker
+from avprep.face.known_motion import (
+    ASTRONAUT_FACE,
+    HOPPER_FACE,
+    astronaut,
+    hopper,
+    placement,
+    render,
+)
 from avprep.face.mean_face import FRONTAL_LAYOUT_68, IBUG_MIRROR, MEAN_FACE_3D_68
 from avprep.face.pose import (
     FRONTAL_PITCH_OFFSET,

@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 import skimage.data
-from face_videos import (
+
+from avprep.clips import ClipRejected
+from avprep.face.alignment import anchor_points, apply_affine, invert_affine
+from avprep.face.crop_codec import decode_stream
+from avprep.face.known_motion import (
     ASTRONAUT_FACE,
     HOPPER_FACE,
     animate,
@@ -14,10 +18,6 @@ from face_videos import (
     render,
     still_astronaut,
 )
-
-from avprep.clips import ClipRejected
-from avprep.face.alignment import anchor_points, apply_affine, invert_affine
-from avprep.face.crop_codec import decode_stream
 from avprep.face.tracking import DETECTED, INTERPOLATED, MISSING, TRACKED
 
 
@@ -207,9 +207,8 @@ def test_mp4_format(run_stage):
 
 
 def test_rejected_clip_writes_nothing(run_stage):
-    from face_videos import make_work
-
     from avprep.face import FaceConfig, FaceStage
+    from avprep.face.known_motion import make_work
 
     w = make_work(np.repeat(skimage.data.coffee()[None], 5, 0))
     with pytest.raises(ClipRejected):

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from speech_sample import speech_sample
+
+from tests.features.speech_sample import speech_sample
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 REFERENCE = DATA / "davs_official_mfcc_librivox_ss01_0880.npz"

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from speech_sample import speech_sample
 
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
 from avprep.features.configs import FEATURE_CONFIGS, get_feature_config, load_feature_configs
@@ -14,6 +13,7 @@ from avprep.features.noise import add_white_noise
 from avprep.features.stage import AudioFeatureStage
 from avprep.features.tracks import compute_track
 from avprep.stages import Stage
+from tests.features.speech_sample import speech_sample
 
 
 def make_work(audio: np.ndarray, key: str = "demo/clip_0001") -> ClipWork:

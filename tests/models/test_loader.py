@@ -11,13 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from reader_fixtures import minimal_meta, synthetic_keys
 
 from avprep.reader import SchemaError, View
 from avprep.shards import ShardWriter
 from models.data import decode_jpegs, images_to_float, make_loader, to_device
 from models.davs.view import DavsView
 from models.dvae.view import DvaeConfig, DvaeFaceView, DvaeSegmentView
+from tests.reader.reader_fixtures import minimal_meta, synthetic_keys
 
 
 class KeyView(View):

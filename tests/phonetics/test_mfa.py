@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mfa_standin import install_standin
 
 from avprep.clips import ClipRejected
 from avprep.phonetics.aligner import AlignRequest
 from avprep.phonetics.mfa_aligner import MfaAligner, MfaConfig, MfaUnavailable
+from tests.phonetics.mfa_standin import install_standin
 
 PRAATIO = Path(__file__).resolve().parents[2] / "tests" / "data" / "praatio"
 

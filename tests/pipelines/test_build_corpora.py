@@ -5,7 +5,6 @@ manifest, malformed metadata becomes a rejection, every discovered clip is there
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,9 +13,7 @@ from click.testing import CliRunner
 
 from avprep.cli import main
 from avprep.shards import iter_shard
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "datasets"))
-import corpora  # noqa: E402
+from tests.datasets import corpora
 
 
 def _cli_options(name: str, root: Path) -> list[str]:

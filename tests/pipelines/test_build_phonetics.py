@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -107,8 +105,7 @@ def test_align_command_writes_textgrids(tmp_path, demo_corpus):
 
 
 def test_mfa_in_a_build_runs_once_per_batch_not_per_clip(tmp_path, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "phonetics"))
-    from mfa_standin import PRAATIO, install_standin
+    from tests.phonetics.mfa_standin import PRAATIO, install_standin
 
     log = install_standin(tmp_path, monkeypatch)
     audio, sr = sf.read(PRAATIO / "bobby.wav", dtype="float32")

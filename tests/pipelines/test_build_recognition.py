@@ -4,7 +4,6 @@ and `avprep select-samples voxceleb` runs on them; a user's transcripts still wi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,9 +11,7 @@ from click.testing import CliRunner
 
 from avprep.cli import main
 from avprep.shards import iter_shard
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "datasets"))
-import corpora  # noqa: E402
+from tests.datasets import corpora
 
 BUILD = ["--features", "none", "--face-backend", "none", "--no-progress", "--shard-size", "3"]
 

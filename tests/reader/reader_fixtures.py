@@ -10,15 +10,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from functools import cache
 from pathlib import Path
 
 from avprep.build_config import BuildConfig
 from avprep.schema import SAMPLE_SCHEMA_VERSION
 from avprep.shards import ShardWriter
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "datasets"))
 
 FEATURES = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
 
@@ -46,9 +43,8 @@ def build_demo(base: Path) -> Path:
 
 @cache
 def build_cremad(base: Path) -> Path:
-    import corpora
-
     from pipelines.build import run_build
+    from tests.datasets import corpora
 
     root = corpora.make("cremad", base / "cremad_root")
     out = base / "cremad_build"
@@ -110,9 +106,8 @@ def synthetic_keys() -> set[str]:
 
 @cache
 def build_identity(base: Path) -> Path:
-    import corpora
-
     from pipelines.build import run_build
+    from tests.datasets import corpora
 
     root = corpora.make("identity", base / "identity_root")
     out = base / "identity_build"

@@ -7,7 +7,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from reader_fixtures import synthetic_keys
 
 from avprep.reader import (
     SampleFilter,
@@ -18,6 +17,7 @@ from avprep.reader import (
     reader_slot,
 )
 from avprep.reader.stream import shuffle_buffer
+from tests.reader.reader_fixtures import synthetic_keys
 
 
 class KeyView(View):

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from reader_fixtures import minimal_meta
 
 from avprep.reader import ShardSourceError, iter_samples, resolve_shards
 from avprep.reader.sample import DamagedSampleError
 from avprep.reader.sources import iter_shard_samples
 from avprep.shards import ShardFormatError, ShardWriter
+from tests.reader.reader_fixtures import minimal_meta
 
 
 def _member(name: str, data: bytes = b"", **attrs) -> tuple[tarfile.TarInfo, bytes]:

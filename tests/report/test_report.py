@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -22,10 +21,8 @@ from avprep.phonetics.visemes import phone_to_viseme
 from avprep.reader import iter_samples
 from avprep.report import render_report, write_report
 from avprep.schema import manifest_table
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import find_chromium, load_page  # noqa: E402
-from report_fixtures import parse_report  # noqa: E402
+from tests.report.browser import find_chromium, load_page
+from tests.report.report_fixtures import parse_report
 
 SECTIONS = ["yield", "faces", "audio", "phonetics", "config"]
 ARTIFACTS = Path(

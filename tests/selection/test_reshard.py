@@ -7,11 +7,11 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from selection_fixtures import manifest_table, skewed_histograms
 
 from avprep.reshard import reshard
 from avprep.selection import load_selected_keys, select_samples, write_selection
 from avprep.shards import iter_shard, shard_name, write_shard
+from tests.selection.selection_fixtures import manifest_table, skewed_histograms
 
 
 def _build(tmp_path, n_clips=60, per_shard=7):

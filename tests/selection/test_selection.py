@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.spatial import distance as sd
 from scipy.stats import entropy
-from selection_fixtures import hand_corpus, hist, manifest_table, skewed_manifest
 
 from avprep.phonetics.phoneset import PHONES
 from avprep.selection import (
@@ -22,6 +21,7 @@ from avprep.selection import (
     rank_clips,
     select_samples,
 )
+from tests.selection.selection_fixtures import hand_corpus, hist, manifest_table, skewed_manifest
 
 # ------------------------------------------------------------------ hand-worked corpus
 # totals over the 5 candidates a..e: AH 12, T 7, OY 3, ZH 2 (24 phones); rarity order:

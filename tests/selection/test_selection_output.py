@@ -8,12 +8,12 @@ import matplotlib.image as mpimg
 import numpy as np
 import pyarrow.parquet as pq
 from click.testing import CliRunner
-from selection_fixtures import hist, manifest_table, skewed_manifest
 
 from avprep.cli import main
 from avprep.phonetics.phoneset import PHONES
 from avprep.selection import format_result, load_selected_keys, select_samples, write_selection
 from avprep.selection_plot import selection_figure
+from tests.selection.selection_fixtures import hist, manifest_table, skewed_manifest
 
 
 def test_write_selection_files(tmp_path):

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from davs_fixtures import build_demo_words, cpu_context, tiny_config
 
 from avprep.reader import iter_samples
 from models.data import collate_items
@@ -21,6 +20,7 @@ from models.davs.view import (
     DavsView,
     time_major_mfcc,
 )
+from tests.models.davs.davs_fixtures import build_demo_words, cpu_context, tiny_config
 
 
 @pytest.fixture(scope="module")

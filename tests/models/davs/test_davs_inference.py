@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from davs_fixtures import smooth_images, tiny_config
 
 from models.davs.checkpoint import official_checkpoint
 from models.davs.config import DavsInferenceConfig
 from models.davs.inference import generate, load_generator
 from models.davs.trainer import make_network
+from tests.models.davs.davs_fixtures import smooth_images, tiny_config
 
 
 @pytest.fixture(scope="module")

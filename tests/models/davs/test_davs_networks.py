@@ -236,10 +236,9 @@ def test_mouth_box_of_the_installed_template():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_full_size_joint_step_bf16_on_cuda():
-    import davs_fixtures
-
     from models.davs.trainer import DavsJointTrainer
     from models.training.method import TrainContext
+    from tests.models.davs import davs_fixtures
 
     torch.manual_seed(0)
     ctx = TrainContext(device=torch.device("cuda"), amp_dtype=torch.bfloat16, channels_last=True)

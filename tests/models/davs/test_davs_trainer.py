@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from davs_fixtures import clip_batch, cpu_context, identity_batch, tiny_config
 
 from models.davs.trainer import DavsIdentityTrainer, DavsJointTrainer, DavsWordTrainer
 from models.methods import METHODS, load
+from tests.models.davs.davs_fixtures import clip_batch, cpu_context, identity_batch, tiny_config
 
 # parameters the official classes register but never use in a forward pass
 UNUSED = {

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pytest
 import torch
 from click.testing import CliRunner
-from tiny_method import register_tiny, unregister_tiny
 
 from avprep.cli import main
 from models.training.config import (
@@ -22,6 +21,7 @@ from models.training.config import (
     parse_value,
     resolve_config,
 )
+from tests.models.training.tiny_method import register_tiny, unregister_tiny
 
 
 @pytest.fixture(autouse=True)

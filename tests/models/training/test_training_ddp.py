@@ -15,9 +15,9 @@ import pytest
 
 from avprep.reader import View
 from models.data import make_loader
+from tests.models.training.tiny_method import MODULE
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the repository root: tests.* import from there
 
 
 class KeyView(View):
@@ -40,11 +40,11 @@ def test_ddp_two_cpu_ranks_partition_epochs_and_stay_in_sync(demo_build, tmp_pat
     steps = 4
     env = {
         **os.environ, "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }  # fmt: skip
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        str(HERE / "tiny_method.py"), "train", "tiny", "--data", str(demo_build),
+        "-m", MODULE, "train", "tiny", "--data", str(demo_build),
         "--out", str(out), "--steps", str(steps), "--device", "cpu", "--workers", "0",
         "--batch-size", "2", "--no-progress", "--set", "record_keys=true",
         "--set", "sample_every=0", "--set", "val_every=0", "--set", "checkpoint_every=2",

@@ -10,11 +10,11 @@ import av
 import numpy as np
 import pytest
 import torch
-from tiny_method import register_tiny, unregister_tiny
 
 from models.training import checkpoint as ckpt
 from models.training.config import resolve_config
 from models.training.loop import RunFolderError, train
+from tests.models.training.tiny_method import register_tiny, unregister_tiny
 
 
 @pytest.fixture(autouse=True)

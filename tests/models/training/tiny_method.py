@@ -9,7 +9,6 @@ freezes the encoder, for ``--init``)."""
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,13 +165,15 @@ class TinyTrainer(MethodTrainer):
         self.batches_seen = int(state["batches_seen"])
 
 
+# the module's import name, spelled out: under torchrun it runs as __main__ (see the end)
+MODULE = "tests.models.training.tiny_method"
 SPEC = MethodSpec(
     name="tiny",
-    config="tiny_method:TinyConfig",
-    stages={"main": "tiny_method:TinyTrainer", "decoder": "tiny_method:TinyTrainer"},
+    config=f"{MODULE}:TinyConfig",
+    stages={"main": f"{MODULE}:TinyTrainer", "decoder": f"{MODULE}:TinyTrainer"},
     views={"tiny": "models.davs.view:DavsView"},
     build_options="--features mfcc_davs --face-backend dlib",
-    check_build="tiny_method:check_build",
+    check_build=f"{MODULE}:check_build",
     summary="test method: conv encoder-decoder on 32x32 DAVS frames",
 )
 
@@ -185,10 +186,9 @@ def unregister_tiny() -> None:
     METHODS.pop("tiny", None)
 
 
-if __name__ == "__main__":  # torchrun driver for the DDP test: tiny_method.py <avprep args>
+if __name__ == "__main__":  # torchrun driver for the DDP test: -m <MODULE> <avprep args>
     import sys
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     register_tiny()
     from avprep.cli import main
 

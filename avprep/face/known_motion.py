@@ -1,9 +1,14 @@
-"""Animated videos of real face photos with known ground-truth motion (test fixtures).
+"""Clips of real face photos moved by a known motion, to check a face backend against truth.
+
+Where any photo point lands in every frame is known exactly, so a backend's landmarks,
+boxes and tracking can be scored without hand labels: avprep's tests score its backends
+this way, ``benchmarks/bench_face.py`` times them on these clips, and a user adding a
+backend can do the same. ``make_work`` wraps in-memory frames as a clip for a face stage.
 
 Faces: scikit-image's ``astronaut`` (Eileen Collins, NASA, public domain) and matplotlib's
-``grace_hopper.jpg`` sample (US Navy photograph, public domain). A frame is the photo warped
-by a known similarity ``G_t`` (photo pixels -> frame pixels), so where any photo point lands
-in every frame is known exactly.
+``grace_hopper.jpg`` sample (US Navy photograph, public domain), both read from the
+installed packages. A frame is the photo warped by a known similarity ``G_t`` (photo
+pixels -> frame pixels).
 """
 
 from __future__ import annotations
@@ -82,11 +87,13 @@ def moving_astronaut(n: int = 30, size=(256, 256)) -> tuple[np.ndarray, np.ndarr
 
 
 def still_astronaut(n: int = 10, size=(256, 256), width: float = 112, angle: float = 0.0):
+    """The astronaut's face held still at the frame centre, ``width`` px wide."""
     w, h = size
     return animate(astronaut(), ASTRONAUT_FACE, n, size, lambda t: ((w / 2, h / 2), width, angle))
 
 
 def make_work(frames: np.ndarray) -> ClipWork:
+    """``frames`` (T,H,W,3 RGB) as a decoded 25 fps clip with silent 16 kHz audio."""
     t = len(frames)
     media = DecodedMedia(
         frames=frames,
