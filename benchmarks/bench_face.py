@@ -25,14 +25,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "face"))
-
-from conftest import make_work  # noqa: E402
-from face_videos import moving_astronaut  # noqa: E402
 
 from avprep.clips import ClipRejected  # noqa: E402
 from avprep.face import FaceConfig, FaceStage  # noqa: E402
 from avprep.face.crop_codec import decode_stream  # noqa: E402
+from avprep.face.known_motion import (  # noqa: E402
+    ASTRONAUT_FACE,
+    animate,
+    astronaut,
+    make_work,
+    moving_astronaut,
+)
 from avprep.face.model_files import ModelFileMissing, find_fan_weights  # noqa: E402
 
 N_FRAMES = 29
@@ -41,8 +44,6 @@ N_FRAMES = 29
 def clip(size: tuple[int, int]) -> np.ndarray:
     frames, _ = moving_astronaut(N_FRAMES, size=size)
     if size[0] > 300:  # VoxCeleb-like: bigger face in a wide frame
-        from face_videos import ASTRONAUT_FACE, animate, astronaut
-
         w, h = size
         frames, _ = animate(
             astronaut(),

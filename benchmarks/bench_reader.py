@@ -1,12 +1,12 @@
 """Reader throughput per core, per view, from local shards, decode included.
 
-Builds (once, under ``--work``) an LRW-like shard set from the LRW fixture corpus (29-frame
-clips, 256x256 crops, MP4 and JPEG crop formats) and the demo corpus (longer clips, all
-tracks, -30 dB noise), replicates the built samples under new keys so a run reads ``--clips``
-samples, then times each view through the same code path a DataLoader worker runs
-(``avprep.reader.stream`` + ``models.data.collate_items``) on one thread:
-``torch.set_num_threads(1)``, ``cv2.setNumThreads(1)``. Prints figures and writes
-``benchmarks/results/reader.json``.
+Builds (once, under ``--work``) an LRW-like shard set from the demo corpus's word clips
+(its ``words`` part: LRW layout, 29-frame clips, 256x256 crops, MP4 and JPEG crop formats)
+and the whole demo corpus (longer clips, all tracks, -30 dB noise), replicates the built
+samples under new keys so a run reads ``--clips`` samples, then times each view through the
+same code path a DataLoader worker runs (``avprep.reader.stream`` +
+``models.data.collate_items``) on one thread: ``torch.set_num_threads(1)``,
+``cv2.setNumThreads(1)``. Prints figures and writes ``benchmarks/results/reader.json``.
 
     python benchmarks/bench_reader.py [--clips 120] [--work /tmp/avprep-bench-reader]
 """
@@ -26,7 +26,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "datasets"))
 
 from avprep.build_config import BuildConfig  # noqa: E402
 from avprep.reader import (  # noqa: E402
@@ -45,7 +44,9 @@ from models.dvae.view import DvaeConfig  # noqa: E402
 FEATURES = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
 
 
-def build(work: Path, name: str, dataset: str, root: Path | None, crop_format: str) -> Path:
+def build(work: Path, name: str, crop_format: str, parts: str | None = None) -> Path:
+    """The demo corpus (written once to ``work/demo_root``) built into ``work/name``, only
+    ``parts`` (e.g. ``words``) if given."""
     from pipelines.build import run_build
 
     out = work / name
@@ -53,8 +54,8 @@ def build(work: Path, name: str, dataset: str, root: Path | None, crop_format: s
         return out
     run_build(
         BuildConfig(
-            dataset=dataset,
-            root=str(root) if root else None,
+            dataset="demo",
+            root=str(work / "demo_root"),
             out=str(out),
             face_backend="dlib",
             face_options={"image_format": crop_format},
@@ -62,6 +63,7 @@ def build(work: Path, name: str, dataset: str, root: Path | None, crop_format: s
             noise_levels_db=(-30.0,),
             aligner="pocketsphinx",
             shard_size=8,
+            discover_options={"parts": parts} if parts else {},
         )
     )
     return out
@@ -136,16 +138,10 @@ def main() -> None:
     cv2.setNumThreads(1)
     os.environ.setdefault("AVPREP_HOME", str(Path(args.work) / "home"))
     work = Path(args.work)
-    import corpora
-
-    lrw_root = work / "lrw_root"
-    if not lrw_root.exists():
-        corpora.make("lrw", lrw_root, malformed=False)
-    demo_root = work / "demo_root"
-    builds = {
-        "lrw_mp4": build(work, "lrw_mp4", "lrw", lrw_root, "mp4"),
-        "lrw_jpg": build(work, "lrw_jpg", "lrw", lrw_root, "jpg"),
-        "demo_mp4": build(work, "demo_mp4", "demo", demo_root, "mp4"),
+    builds = {  # "lrw_*": the demo's LRW-layout word clips (the library's own LRW-like corpus)
+        "lrw_mp4": build(work, "lrw_mp4", "mp4", parts="words"),
+        "lrw_jpg": build(work, "lrw_jpg", "jpg", parts="words"),
+        "demo_mp4": build(work, "demo_mp4", "mp4"),
     }
     sets = {name: replicate(b, work / f"rep_{name}", args.clips) for name, b in builds.items()}
     results = []

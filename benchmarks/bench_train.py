@@ -14,8 +14,8 @@ spends in ``next(batch)``: near 0 means the loader keeps up, near 1 means the tr
 Defaults: CPU: batch 2, 2 workers (this machine has 2 cores); CUDA: the method's batch
 size, 8 workers. Without ``--data`` the bundled demo corpus is built under ``--work``.
 ``--register MODULE[:FUNCTION]`` imports a module (and calls FUNCTION) that registers more
-methods, e.g. ``--register tiny_method:register_tiny``, the test method of
-``tests/models/training/``, to measure the core and the loader alone. Writes
+methods, e.g. ``--register tests.models.training.tiny_method:register_tiny``, the test
+method, to measure the core and the loader alone. Writes
 ``benchmarks/results/train.json`` (``--out``).
 """
 
@@ -34,8 +34,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "models" / "training"))
+sys.path.insert(0, str(ROOT))  # models, pipelines (and tests.*, for --register) from this tree
 
 from models import methods  # noqa: E402
 from models.training.builds import check_builds  # noqa: E402
