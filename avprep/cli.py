@@ -1172,7 +1172,7 @@ def generate_cmd(
     """Generate a talking-face MP4 from a photo (or a video frame) and speech with a trained
     METHOD (davs, cran or dvae), with the speech under exactly the frames made: one frame
     per 25 fps frame of the speech whose feature window lies whole on it (davs: frames
-    2..N-4 of N, cran: 4..N-5, dvae: 2..N-3). davs can instead follow a --driving-video."""
+    2..N-4 of N, cran: 4..N-5, dvae: 3..N-4). davs can instead follow a --driving-video."""
     import json
 
     from models.generate import (

@@ -514,13 +514,16 @@ class DavsGenerator:
         from models.davs.checkpoint import CheckpointError, read_checkpoint
         from models.davs.inference import load_generator
 
-        if not os.path.isfile(checkpoint):
+        from models.training.checkpoint import resolve_checkpoint
+
+        if not os.path.exists(checkpoint):
             raise GenerateError(
                 f"DAVS checkpoint {checkpoint!r} not found (the official release is "
-                "101_DAVS_checkpoint.pth.tar; or a checkpoint of `avprep train davs`)"
+                "101_DAVS_checkpoint.pth.tar; or a checkpoint of `avprep train davs`, or its "
+                "run folder)"
             )
         try:
-            state = read_checkpoint(checkpoint)
+            state = read_checkpoint(resolve_checkpoint(checkpoint))
         except Exception as e:  # pickle/zip errors: not a checkpoint
             raise GenerateError(f"cannot read DAVS checkpoint {checkpoint!r}: {e}") from e
         if not isinstance(state, dict):
@@ -755,7 +758,7 @@ def generate_talking_face(
     Frames made: speech-driven, one per 25 fps frame of the speech whose feature window
     lies whole on the speech (``first_frame`` .. ``first_frame + frames - 1``, the track's
     convention: ``mfcc_davs`` frames 2 .. N-4, ``mfcc_cran`` 4 .. N-5, ``logspec_dvae``
-    2 .. N-3 of an N-frame speech), with exactly the speech under those frames muxed in;
+    3 .. N-4 of an N-frame speech), with exactly the speech under those frames muxed in;
     video-driven, one per frame of the driving video, with its own sound (if any)."""
     opts = options or GenerateOptions()
     if (image is None) == (video is None):
