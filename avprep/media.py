@@ -160,9 +160,7 @@ def decode_audio(
                 )
     samples, start = collector.finish()
     if len(samples) > limit * config.sample_rate:
-        raise ClipRejected(
-            "too_long", f"{_name(source)}: audio longer than max_seconds={limit:g}"
-        )
+        raise ClipRejected("too_long", f"{_name(source)}: audio longer than max_seconds={limit:g}")
     return samples, start, record
 
 

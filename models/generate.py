@@ -513,7 +513,6 @@ class DavsGenerator:
     def __init__(self, checkpoint: str, options: GenerateOptions) -> None:
         from models.davs.checkpoint import CheckpointError, read_checkpoint
         from models.davs.inference import load_generator
-
         from models.training.checkpoint import resolve_checkpoint
 
         if not os.path.exists(checkpoint):

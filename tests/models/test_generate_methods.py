@@ -86,7 +86,8 @@ def dvae_runs(base, wav: str):
     vae_cfg = resolve_config("dvae", stage="vae", sets=list(DVAE_SETS)).method_config
     vae = VaeTrainer(vae_cfg, CPU)
     speech, _ = sf.read(wav, dtype="float32")
-    vae.set_normalization(stats_from_tracks([compute_track(speech, get_feature_config("logspec_dvae"))]))
+    track = compute_track(speech, get_feature_config("logspec_dvae"))
+    vae.set_normalization(stats_from_tracks([track]))
     vae_run = save_run(base / "vae", "dvae", "vae", vae, DVAE_SETS)
     lm = LandmarkTrainer(
         resolve_config("dvae", stage="landmarks", sets=list(DVAE_SETS)).method_config, CPU
@@ -197,7 +198,11 @@ def test_cran_matches_the_trainers_eval_generation(assets):
     """The generator over the whole speech is the trainer's own eval-mode forward (crop in
     the CRAN template, (12, 35) windows, the GRU over the sequence from a zero state)."""
     from models.generate import (
-        CranGenerator, GenerateOptions, face_crop, photo_face, speech_windows,
+        CranGenerator,
+        GenerateOptions,
+        face_crop,
+        photo_face,
+        speech_windows,
     )  # fmt: skip
 
     gen = CranGenerator(assets["rae"], GenerateOptions(device="cpu"))
@@ -258,7 +263,11 @@ def test_dvae_uses_the_stored_vae_and_normalisation(assets):
     statistics, then auto-regressive frames: the trainer's own eval generation."""
     from models.dvae.networks import generate_sequence
     from models.generate import (
-        DvaeGenerator, GenerateOptions, face_crop, photo_face, speech_windows,
+        DvaeGenerator,
+        GenerateOptions,
+        face_crop,
+        photo_face,
+        speech_windows,
     )  # fmt: skip
 
     gen = DvaeGenerator(assets["gan"], GenerateOptions(device="cpu"))
