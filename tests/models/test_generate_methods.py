@@ -440,3 +440,38 @@ def test_batch_mode(assets, tmp_path, method):
     for name in ("a", "b"):
         frames, _ = read_mp4(out / f"{name}.mp4")
         assert len(frames) == count
+
+
+def test_cran_from_a_video_reference_frame(assets, tmp_path):
+    """--video with CRAN: the reference frame aligned to the CRAN template, the video's own
+    sound as the speech."""
+    speech, _ = sf.read(assets["wav"], dtype="float32")
+    clip = tmp_path / "clip.mp4"
+    write_talking_clip(clip, face_photo(), speech, size=(256, 256), motion=0.0)
+    out = tmp_path / "cran_video.mp4"
+    r = run_cli("cran", "--checkpoint", assets["rae"], "--video", str(clip),
+                "--reference-frame", "2", "--out", str(out))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output.strip().splitlines()[-1])
+    frames, _ = read_mp4(out)
+    assert info["reference_frame"] == 2 and frames.shape == (17, 112, 112, 3)
+
+
+def test_help_lists_the_methods_and_driving_video():
+    r = CliRunner().invoke(main, ["generate", "--help"])
+    assert r.exit_code == 0
+    for word in ("--driving-video", "cran", "dvae", "--max-seconds", "4..N-5", "3..N-4"):
+        assert word in r.output
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("method", ["cran", "dvae"])
+def test_methods_on_cuda(assets, tmp_path, method):
+    out = tmp_path / f"{method}.mp4"
+    ckpt = assets["rae" if method == "cran" else "gan"]
+    r = run_cli(method, "--checkpoint", ckpt, "--image", assets["photo"], "--audio",
+                assets["wav"], "--out", str(out), "--device", "cuda")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    frames, _ = read_mp4(out)
+    assert len(frames) == (17 if method == "cran" else 19)
