@@ -475,11 +475,13 @@ def read_run_checkpoint(checkpoint: str, method: str) -> dict[str, Any]:
 
 
 def run_method_config(state: dict[str, Any], method: str, path: str) -> Any:
-    """The method config the run trained with (its saved run config over the defaults)."""
+    """The method config the run trained with (its saved ``method_config`` over the
+    defaults; the run's ``train`` part, data paths and schedules, plays no part here)."""
     from models.training.config import resolve_config
 
+    saved = (state.get("config") or {}).get("method_config") or {}
     try:
-        return resolve_config(method, base=state.get("config") or {}).method_config
+        return resolve_config(method, base={"method_config": saved}).method_config
     except Exception as e:  # a config this version cannot read
         raise GenerateError(f"{path!r}: cannot read its run config ({e})") from e
 
