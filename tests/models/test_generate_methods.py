@@ -29,14 +29,16 @@ SR = 16000
 
 
 def save_run(run_dir, method: str, stage: str, trainer, sets=(), step: int = 1) -> str:
-    """The trainer's state in the core's layout (RUN/checkpoints/step-*.pt); returns RUN."""
+    """The trainer's state in the core's layout (as models.training.loop writes it, with
+    its own state collector: RUN/checkpoints/step-*.pt); returns RUN."""
+    from models.training.checkpoint import FORMAT, rng_state
+    from models.training.loop import _collect_state
+
     run = resolve_config(method, stage=stage, sets=list(sets))
     state = {
-        "format": 1, "method": method, "stage": stage, "step": step,
-        "modules": {k: m.state_dict() for k, m in trainer.modules.items()},
-        "optimizers": {k: o.state_dict() for k, o in trainer.optimizers.items()},
-        "schedulers": {}, "extra": trainer.extra_state(), "config": run.to_json(),
-        "world_size": 1, "ranks": [],
+        "format": FORMAT, "method": run.method, "stage": run.stage, "step": step,
+        **_collect_state(trainer), "config": run.to_json(), "world_size": 1,
+        "ranks": [{"rng": rng_state(), "loader": {}}],
     }  # fmt: skip
     save_checkpoint(run_dir, step, state, keep_last=1)
     return str(run_dir)
