@@ -5,10 +5,12 @@ trained on:
 
 - face: the photo is decoded as an identity image (:func:`avprep.images.decode_images`) and
   run through avprep's face stage exactly as a build's identity path runs it (one image,
-  detection on every frame); the stage's ``transform256`` (frame -> crop, the method's
-  template at the generator's image size) then cuts the crop from the *original* photo with
-  :func:`avprep.face.alignment.warp_crop`, and its inverse pastes generated crops back;
-- speech: decoded and resampled to 16 kHz mono by avprep.media's libswresample path,
+  detection on every frame); the stage's transform for the method's template
+  (``transform256``: DAVS/DVAE's ``davs256``, ``transform112``: CRAN's ``cran112``; frame ->
+  crop at the generator's image size) then cuts the crop from the *original* photo with
+  :func:`avprep.face.alignment.warp_crop` (the template's border value, as a build's crops),
+  and its inverse pastes generated crops back;
+- speech: decoded and resampled to 16 kHz mono by :func:`avprep.media.decode_audio`,
   quantised to 16-bit PCM (:func:`avprep.pcm.quantize_pcm16`, as a build stores it), cut to
   whole 25 fps frames, and turned into the method's feature track and per-frame windows
   (:func:`avprep.features.tracks.compute_track`, :func:`avprep.features.windows.frame_windows`).
@@ -129,8 +131,14 @@ def speech_windows(path: str, track: str, max_seconds: float = 120.0) -> Speech:
     from avprep.features.tracks import compute_track, track_timing
     from avprep.features.windows import frame_windows
 
+    try:
+        config = get_feature_config(track)
+    except KeyError as e:  # a run trained on a build's own feature config
+        raise GenerateError(
+            f"the checkpoint's audio track {track!r} is not one of avprep's feature configs, "
+            f"so its features cannot be recomputed here ({e.args[0]})"
+        ) from e
     audio = decode_speech(path, max_seconds)
-    config = get_feature_config(track)
     timing = track_timing(config)
     n_frames = int(round(len(audio) * FPS / SAMPLE_RATE))
     if len(audio) < timing.win_length:
