@@ -1103,12 +1103,14 @@ def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) 
 
 
 @main.command("generate")
-@click.argument("method")
+@click.argument("method", type=click.Choice(["davs", "cran", "dvae"], case_sensitive=False))
 @click.option(
     "--checkpoint",
     required=True,
-    help="Generator checkpoint (DAVS: the official "
-    "101_DAVS_checkpoint.pth.tar or an `avprep train davs` checkpoint).",
+    help="Generator checkpoint. davs: the official 101_DAVS_checkpoint.pth.tar or an "
+    "`avprep train davs` checkpoint; cran: an `avprep train cran` checkpoint (stage rae, or "
+    "cae/cae_gan: frame by frame) or its run folder; dvae: the `--stage gan` checkpoint (it "
+    "holds the frozen VAE and the spectrogram normalisation) or its run folder.",
 )
 @click.option("--image", default=None, help="Photo of the face to animate.")
 @click.option("--video", default=None, help="Video instead of a photo: animate one frame.")
@@ -1124,6 +1126,12 @@ def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) 
     help="Speech (any FFmpeg-readable file); with --video defaults to its sound.",
 )
 @click.option(
+    "--driving-video",
+    default=None,
+    help="davs only, instead of --audio: follow this video's lip movements (one frame per "
+    "frame of it, its sound muxed in when it has any).",
+)
+@click.option(
     "--pairs",
     default=None,
     help="Batch: a folder of (photo, speech) files sharing "
@@ -1136,6 +1144,13 @@ def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) 
 @click.option(
     "--face-backend", type=click.Choice(["dlib", "fan"]), default="dlib", show_default=True
 )
+@click.option(
+    "--max-seconds",
+    type=POSITIVE_SECONDS,
+    default=120.0,
+    show_default=True,
+    help="Longest speech or driving video accepted (frames are held in memory).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar (batch).")
 def generate_cmd(
     method: str,
@@ -1144,16 +1159,20 @@ def generate_cmd(
     video: str | None,
     reference_frame: int | None,
     audio: str | None,
+    driving_video: str | None,
     pairs: str | None,
     out: str,
     paste_back: bool,
     no_finetune: bool,
     device: str,
     face_backend: str,
+    max_seconds: float,
     no_progress: bool,
 ) -> None:
-    """Generate a talking-face MP4 (speech muxed in) from a photo and speech with a trained
-    METHOD (davs)."""
+    """Generate a talking-face MP4 from a photo (or a video frame) and speech with a trained
+    METHOD (davs, cran or dvae), with the speech under exactly the frames made: one frame
+    per 25 fps frame of the speech whose feature window lies whole on it (davs: frames
+    2..N-4 of N, cran: 4..N-5, dvae: 3..N-4). davs can instead follow a --driving-video."""
     import json
 
     from models.generate import (
@@ -1165,12 +1184,16 @@ def generate_cmd(
         read_pairs,
     )
 
-    if pairs is not None and (image or video or audio):
-        raise click.UsageError("--pairs replaces --image/--video/--audio")
+    if pairs is not None and (image or video or audio or driving_video):
+        raise click.UsageError("--pairs replaces --image/--video/--audio/--driving-video")
     if pairs is None and (image is None) == (video is None):
-        raise click.UsageError("give --image (with --audio), --video, or --pairs")
-    if image is not None and audio is None:
-        raise click.UsageError("--image needs --audio")
+        raise click.UsageError(
+            "give --image (with --audio or --driving-video), --video, or --pairs"
+        )
+    if driving_video is not None and audio is not None:
+        raise click.UsageError("--driving-video replaces --audio")
+    if image is not None and audio is None and driving_video is None:
+        raise click.UsageError("--image needs --audio (or --driving-video)")
     if reference_frame is not None and video is None:
         raise click.UsageError("--reference-frame goes with --video")
     options = GenerateOptions(
@@ -1179,6 +1202,7 @@ def generate_cmd(
         paste_back=paste_back,
         reference_frame=reference_frame,
         face_backend=face_backend,
+        max_seconds=max_seconds,
     )
     try:
         todo = read_pairs(pairs) if pairs is not None else None
@@ -1194,8 +1218,9 @@ def generate_cmd(
                 sys.exit(1)
             return
         result = generate_talking_face(
-            generator, out, audio, image=image, video=video, options=options
-        )
+            generator, out, audio, image=image, video=video, options=options,
+            driving_video=driving_video,
+        )  # fmt: skip
     except GenerateError as e:
         raise click.ClickException(str(e)) from e
     click.echo(json.dumps(result))

@@ -52,15 +52,22 @@ class DecodeConfig:
 
 
 def decode_clip(
-    source: str, audio_source: str | None = None, config: DecodeConfig = DecodeConfig()
+    source: str,
+    audio_source: str | None = None,
+    config: DecodeConfig = DecodeConfig(),
+    require_audio: bool = True,
 ) -> DecodedMedia:
     """Decode ``source`` (video, with its audio unless ``audio_source`` is given).
 
     Video and audio are demuxed in one pass over the file (no seeking, so
-    non-seekable inputs such as FLV and remote streams work).
+    non-seekable inputs such as FLV and remote streams work). ``require_audio=False``
+    accepts a video without an audio stream (no ``audio_source``): its audio is then
+    silence with an empty ``audio_extent`` and ``audio_stream`` None (``avprep generate``
+    driving videos; a build always requires audio).
     """
     video = _VideoResampler(config)
     audio = _AudioCollector(config)
+    audio_stream: dict[str, Any] | None = None
     with _open(source) as container:
         if not container.streams.video:
             raise ClipRejected("no_video", f"{_name(source)} has no video stream")
@@ -68,11 +75,11 @@ def decode_clip(
         _check_length(container, vstream, config.max_seconds, source)
         video.nominal_rate = float(vstream.average_rate or vstream.guessed_rate or config.fps)
         streams = [vstream]
-        if audio_source is None:
-            if not container.streams.audio:
-                raise ClipRejected("no_audio", f"{_name(source)} has no audio stream")
+        if audio_source is None and container.streams.audio:
             astream, audio_stream = _pick_audio_stream(container, "source")
             streams.append(astream)
+        elif audio_source is None and require_audio:
+            raise ClipRejected("no_audio", f"{_name(source)} has no audio stream")
         for packet in container.demux(*streams):
             for frame in packet.decode():
                 (video if packet.stream.type == "video" else audio).feed(frame)
@@ -86,7 +93,10 @@ def decode_clip(
                 audio.feed(frame)
 
     frames, t0, end, source_fps = video.finish()
-    samples, a_t0 = audio.finish()
+    if audio_stream is None:  # require_audio=False and the video has none
+        samples, a_t0 = np.zeros(0, dtype=np.float32), t0
+    else:
+        samples, a_t0 = audio.finish()
     n_frames = min(max(1, int(math.floor((end - t0) * config.fps + 1e-6))), len(frames))
     if n_frames < config.min_frames:
         raise ClipRejected("too_short", f"{n_frames} frames < min_frames={config.min_frames}")
@@ -118,6 +128,40 @@ def audio_extent(
     n = int(round(n_frames * sample_rate / fps))
     start = min(max(shift, 0), n)
     return start, max(start, min(n, shift + n_audio))
+
+
+def decode_audio(
+    source: str, config: DecodeConfig = DecodeConfig(), max_seconds: float | None = None
+) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """The default audio stream of any FFmpeg-readable file (an audio file or a video's
+    soundtrack) as mono float32 at ``config.sample_rate``, resampled by libswresample as
+    :func:`decode_clip` does. Returns ``(samples, start, stream)``: ``start`` is the stream's
+    first timestamp in seconds (not applied: the samples start with the stream), ``stream``
+    the record of which stream was decoded. Decoding stops with ``too_long`` as soon as
+    more than ``max_seconds`` (default ``config.max_seconds``) of audio is decoded, so a
+    long file is never held whole. Rejections as the module doc lists (``no_audio`` for a
+    file without an audio stream or without decodable samples)."""
+    limit = config.max_seconds if max_seconds is None else max_seconds
+    collector = _AudioCollector(config)
+    with _open(source) as container:
+        if not container.streams.audio:
+            raise ClipRejected("no_audio", f"{_name(source)} has no audio stream")
+        stream, record = _pick_audio_stream(container, "audio")
+        decoded = 0
+        for frame in container.decode(stream):
+            before = len(collector.chunks)
+            collector.feed(frame)
+            decoded += sum(c.size for c in collector.chunks[before:])
+            if decoded > limit * config.sample_rate:
+                raise ClipRejected(
+                    "too_long",
+                    f"{_name(source)}: audio longer than max_seconds={limit:g} "
+                    "(memory grows with its length)",
+                )
+    samples, start = collector.finish()
+    if len(samples) > limit * config.sample_rate:
+        raise ClipRejected("too_long", f"{_name(source)}: audio longer than max_seconds={limit:g}")
+    return samples, start, record
 
 
 def _pick_audio_stream(container: Any, which: str) -> tuple[Any, dict[str, Any]]:

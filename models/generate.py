@@ -5,17 +5,24 @@ trained on:
 
 - face: the photo is decoded as an identity image (:func:`avprep.images.decode_images`) and
   run through avprep's face stage exactly as a build's identity path runs it (one image,
-  detection on every frame); the stage's ``transform256`` (frame -> crop, the method's
-  template at the generator's image size) then cuts the crop from the *original* photo with
-  :func:`avprep.face.alignment.warp_crop`, and its inverse pastes generated crops back;
-- speech: decoded and resampled to 16 kHz mono by avprep.media's libswresample path,
+  detection on every frame); the stage's transform for the method's template
+  (``transform256``: DAVS/DVAE's ``davs256``, ``transform112``: CRAN's ``cran112``; frame ->
+  crop at the generator's image size) then cuts the crop from the *original* photo with
+  :func:`avprep.face.alignment.warp_crop` (the template's border value, as a build's crops),
+  and its inverse pastes generated crops back;
+- speech: decoded and resampled to 16 kHz mono by :func:`avprep.media.decode_audio`,
   quantised to 16-bit PCM (:func:`avprep.pcm.quantize_pcm16`, as a build stores it), cut to
   whole 25 fps frames, and turned into the method's feature track and per-frame windows
   (:func:`avprep.features.tracks.compute_track`, :func:`avprep.features.windows.frame_windows`).
   Only frames whose window lies on real audio are generated (the convention's validity, as in
   training); the muxed speech is cut to exactly those frames so picture and sound stay in sync.
 
-Methods join through :data:`GENERATORS` (method name -> generator class); only DAVS is wired.
+Methods join through :data:`GENERATORS` (method name -> generator class): DAVS (official
+checkpoint or an avprep run; speech- or video-driven), CRAN (``rae``, ``cae``, ``cae_gan`` run
+checkpoints) and DVAE (the ``gan`` run checkpoint, which holds its frozen VAE). A generator has
+``name``, ``track`` (its audio feature), ``template`` and ``image_size`` (its face crop) and
+maps (crop, :class:`Speech`) to uint8 frames, one per window; DAVS also has ``drive`` (crop,
+driving crops).
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class FaceSource:
     image: np.ndarray
     transform: np.ndarray
     frame_index: int = 0
+    template: str = "davs256"  # the face template the transform aligns to (crop's border)
 
 
 @dataclass
@@ -94,34 +102,25 @@ def _rejected(e: Exception, what: str, path: str) -> GenerateError:
 def decode_speech(path: str, max_seconds: float = 120.0) -> np.ndarray:
     """16 kHz mono float32 speech, quantised as a build's 16-bit PCM, whole 25 fps frames.
 
-    Uses avprep.media's audio collector (libswresample) on the file's default audio stream,
-    so a video's soundtrack works too."""
+    Uses :func:`avprep.media.decode_audio` (libswresample) on the file's default audio
+    stream, so a video's soundtrack works too. Digital silence (every sample zero) is
+    refused: it is almost always a wrong file, and a generator fed it only shows a shut
+    mouth."""
     from avprep.clips import ClipRejected
-    from avprep.media import DecodeConfig, _AudioCollector, _open, _pick_audio_stream
+    from avprep.media import DecodeConfig, decode_audio
     from avprep.pcm import quantize_pcm16
 
-    collector = _AudioCollector(DecodeConfig(sample_rate=SAMPLE_RATE))
     try:
-        with _open(path) as container:
-            if not container.streams.audio:
-                raise ClipRejected("no_audio", f"{path} has no audio stream")
-            stream, _ = _pick_audio_stream(container, "audio")
-            for frame in container.decode(stream):
-                collector.feed(frame)
-                if sum(c.size for c in collector.chunks) > (max_seconds + 1) * SAMPLE_RATE:
-                    raise ClipRejected(
-                        "too_long", f"speech longer than max_seconds={max_seconds:g} s"
-                    )
-        samples, _ = collector.finish()
+        samples, _, _ = decode_audio(path, DecodeConfig(sample_rate=SAMPLE_RATE), max_seconds)
     except ClipRejected as e:
         raise _rejected(e, "cannot use speech", path) from e
     spf = int(round(SAMPLE_RATE / FPS))
     n = (len(samples) // spf) * spf
-    if n > max_seconds * SAMPLE_RATE:
-        raise GenerateError(f"speech {path!r} is longer than max_seconds={max_seconds:g} s")
     audio = quantize_pcm16(samples[:n])
     if not np.all(np.isfinite(audio)):
         raise GenerateError(f"speech {path!r} holds NaN or infinite samples")
+    if len(audio) and not np.any(audio):
+        raise GenerateError(f"speech {path!r} is silent (every sample is zero)")
     return audio
 
 
@@ -132,8 +131,14 @@ def speech_windows(path: str, track: str, max_seconds: float = 120.0) -> Speech:
     from avprep.features.tracks import compute_track, track_timing
     from avprep.features.windows import frame_windows
 
+    try:
+        config = get_feature_config(track)
+    except KeyError as e:  # a run trained on a build's own feature config
+        raise GenerateError(
+            f"the checkpoint's audio track {track!r} is not one of avprep's feature configs, "
+            f"so its features cannot be recomputed here ({e.args[0]})"
+        ) from e
     audio = decode_speech(path, max_seconds)
-    config = get_feature_config(track)
     timing = track_timing(config)
     n_frames = int(round(len(audio) * FPS / SAMPLE_RATE))
     if len(audio) < timing.win_length:
@@ -151,14 +156,19 @@ def speech_windows(path: str, track: str, max_seconds: float = 120.0) -> Speech:
     return Speech(path, audio, fw.windows[first : last + 1], first, n_frames)
 
 
-def _face_stage(crop_size: int, backend: str, detect_every: int):  # type: ignore[no-untyped-def]
+# template name -> (the face stage's frame->crop transform array, its crop-size option)
+TEMPLATE_TRANSFORMS = {"davs256": "transform256", "cran112": "transform112"}
+
+
+def _face_stage(crop_size: int, backend: str, detect_every: int, template: str = "davs256"):  # type: ignore[no-untyped-def]
     from avprep.face.stage import FaceConfig, FaceStage
 
+    if template not in TEMPLATE_TRANSFORMS:
+        raise GenerateError(f"unknown face template {template!r}")
+    size = {"crop_size": crop_size} if template == "davs256" else {"crop_size_small": crop_size}
     # as samples.make_identity_stages configures it for photos (detection on every image)
     return FaceStage(
-        FaceConfig(
-            backend=backend, image_format="jpg", detect_every=detect_every, crop_size=crop_size
-        )
+        FaceConfig(backend=backend, image_format="jpg", detect_every=detect_every, **size)
     )
 
 
@@ -186,8 +196,11 @@ def _to_original(transform: np.ndarray, original: np.ndarray, decoded: np.ndarra
     return compose_affine(np.asarray(transform, np.float64), pre)
 
 
-def photo_face(path: str, crop_size: int, backend: str = "dlib") -> FaceSource:
-    """Detect and align the face of a photo as a build's identity path does."""
+def photo_face(
+    path: str, crop_size: int, backend: str = "dlib", template: str = "davs256"
+) -> FaceSource:
+    """Detect and align the face of a photo as a build's identity path does, to
+    ``template`` (``davs256``: DAVS/DVAE's crop256; ``cran112``: CRAN's crop112)."""
     from avprep.clips import ClipRejected
     from avprep.images import decode_images, read_image
     from avprep.media import DecodeConfig
@@ -198,9 +211,25 @@ def photo_face(path: str, crop_size: int, backend: str = "dlib") -> FaceSource:
     except ClipRejected as e:
         raise _rejected(e, "cannot read photo", path) from e
     decoded = media.frames[0]
-    work = _run_face_stage(media, _face_stage(crop_size, backend, 1), path)
-    transform = _to_original(work.arrays["transform256"][0], original, decoded)
-    return FaceSource(path, original, transform, 0)
+    work = _run_face_stage(media, _face_stage(crop_size, backend, 1, template), path)
+    transform = _to_original(work.arrays[TEMPLATE_TRANSFORMS[template]][0], original, decoded)
+    return FaceSource(path, original, transform, 0, template)
+
+
+def _decode_video(path: str, audio_source: str | None, require_audio: bool, max_seconds: float):  # type: ignore[no-untyped-def]
+    from avprep.clips import ClipRejected
+    from avprep.media import DecodeConfig, decode_clip
+
+    try:
+        return decode_clip(
+            path, audio_source, DecodeConfig(max_seconds=max_seconds), require_audio=require_audio
+        )
+    except ClipRejected as e:
+        if e.reason != "no_audio":
+            raise _rejected(e, "cannot read video", path) from e
+        raise GenerateError(
+            f"video {path!r} has no audio stream: give the speech with --audio"
+        ) from e
 
 
 def video_face(
@@ -209,22 +238,16 @@ def video_face(
     reference_frame: int | None,
     backend: str = "dlib",
     audio_source: str | None = None,
+    template: str = "davs256",
+    max_seconds: float = 120.0,
+    need_audio: bool = True,
 ) -> FaceSource:
     """The reference frame of a video (``None``: its first frame with a usable face),
     aligned by the face stage run over the whole clip as a build runs it (``audio_source``:
-    the speech file when it is not the video's own sound)."""
-    from avprep.clips import ClipRejected
-    from avprep.media import DecodeConfig, decode_clip
-
-    try:
-        media = decode_clip(path, audio_source, DecodeConfig())
-    except ClipRejected as e:
-        if e.reason != "no_audio":
-            raise _rejected(e, "cannot read video", path) from e
-        raise GenerateError(
-            f"video {path!r} has no audio stream: give the speech with --audio"
-        ) from e
-    work = _run_face_stage(media, _face_stage(crop_size, backend, 5), path)
+    the speech file when it is not the video's own sound; ``need_audio=False``: the video's
+    sound is not used, it may have none)."""
+    media = _decode_video(path, audio_source, need_audio, max_seconds)
+    work = _run_face_stage(media, _face_stage(crop_size, backend, 5, template), path)
     ok = work.arrays["face_ok"]
     if reference_frame is None:
         reference_frame = int(np.argmax(ok))
@@ -239,14 +262,55 @@ def video_face(
             f"{int(good[0])})"
         )
     frame = media.frames[reference_frame]
-    return FaceSource(path, frame, work.arrays["transform256"][reference_frame], reference_frame)
+    transform = work.arrays[TEMPLATE_TRANSFORMS[template]][reference_frame]
+    return FaceSource(path, frame, transform, reference_frame, template)
+
+
+@dataclass
+class DrivingVideo:
+    """A driving video as a build sees it: every 25 fps frame's template crop, and its own
+    sound on the same time base (None when it has no audio stream)."""
+
+    path: str
+    crops: np.ndarray  # (N, S, S, 3) uint8
+    audio: np.ndarray | None  # N * 640 samples, sample 640 i at frame i
+    face_ok: np.ndarray  # (N,) frames with a usable face of their own
+
+
+def read_driving_video(
+    path: str,
+    crop_size: int,
+    backend: str = "dlib",
+    template: str = "davs256",
+    max_seconds: float = 120.0,
+) -> DrivingVideo:
+    """Decode ``path`` to 25 fps, run the face stage over it as a build does (detection
+    every 5 frames, tracking between) and cut every frame's crop with its own transform.
+    Frames without a usable face of their own get the nearest good frame's transform, as
+    the face stage gives every frame a crop, so the output keeps the video's length."""
+    from avprep.face.alignment import warp_crop
+    from avprep.face.templates import TEMPLATES
+
+    media = _decode_video(path, None, False, max_seconds)
+    work = _run_face_stage(media, _face_stage(crop_size, backend, 5, template), path)
+    transforms = work.arrays[TEMPLATE_TRANSFORMS[template]]
+    border = TEMPLATES[template].border_value
+    crops = np.stack(
+        [warp_crop(f, a, crop_size, border) for f, a in zip(media.frames, transforms, strict=True)]
+    )
+    audio = None
+    if media.audio_stream is not None:
+        from avprep.pcm import quantize_pcm16
+
+        audio = quantize_pcm16(media.audio)
+    return DrivingVideo(path, crops, audio, np.asarray(work.arrays["face_ok"], bool))
 
 
 def face_crop(face: FaceSource, size: int) -> np.ndarray:
     from avprep.face.alignment import warp_crop
-    from avprep.face.templates import DAVS_TEMPLATE
+    from avprep.face.templates import TEMPLATES
 
-    return warp_crop(face.image, face.transform, size, DAVS_TEMPLATE.border_value)
+    return warp_crop(face.image, face.transform, size, TEMPLATES[face.template].border_value)
 
 
 def paste_back(
@@ -293,10 +357,13 @@ def paste_back(
         yield frame
 
 
-def write_video(path: str, frames: Iterable[np.ndarray], audio: np.ndarray, crf: int = 18) -> int:
+def write_video(
+    path: str, frames: Iterable[np.ndarray], audio: np.ndarray | None, crf: int = 18
+) -> int:
     """Stream ``frames`` into an H.264 (yuv420p) + AAC (16 kHz mono) MP4 at 25 fps, written
-    beside ``path`` and renamed into place when complete. Returns the frame count. Odd
-    sides are padded by one repeated row/column (yuv420p needs even sides)."""
+    beside ``path`` and renamed into place when complete (``audio`` None: no audio stream).
+    Returns the frame count. Odd sides are padded by one repeated row/column (yuv420p needs
+    even sides)."""
     import av
 
     out = Path(path)
@@ -310,8 +377,9 @@ def write_video(path: str, frames: Iterable[np.ndarray], audio: np.ndarray, crf:
             vstream = container.add_stream("libx264", rate=rate)
             vstream.pix_fmt = "yuv420p"
             vstream.options = {"crf": str(crf), "preset": "veryfast"}
-            astream = container.add_stream("aac", rate=SAMPLE_RATE)
-            astream.layout = "mono"
+            if audio is not None:
+                astream = container.add_stream("aac", rate=SAMPLE_RATE)
+                astream.layout = "mono"
             for frame in frames:
                 h, w = frame.shape[:2]
                 if h % 2 or w % 2:
@@ -323,14 +391,16 @@ def write_video(path: str, frames: Iterable[np.ndarray], audio: np.ndarray, crf:
                 container.mux(vstream.encode(vf))
                 n += 1
             container.mux(vstream.encode(None))
-            pcm = to_pcm16_frame(audio)
-            resampler = av.AudioResampler(format="fltp", layout="mono", rate=SAMPLE_RATE)
-            start = 0
-            for rf in resampler.resample(pcm) + resampler.resample(None):
-                rf.pts, rf.time_base = start, Fraction(1, SAMPLE_RATE)
-                start += rf.samples
-                container.mux(astream.encode(rf))
-            container.mux(astream.encode(None))
+            if audio is not None and len(audio):
+                pcm = to_pcm16_frame(audio)
+                resampler = av.AudioResampler(format="fltp", layout="mono", rate=SAMPLE_RATE)
+                start = 0
+                for rf in resampler.resample(pcm) + resampler.resample(None):
+                    rf.pts, rf.time_base = start, Fraction(1, SAMPLE_RATE)
+                    start += rf.samples
+                    container.mux(astream.encode(rf))
+            if audio is not None:
+                container.mux(astream.encode(None))
         if n == 0:
             raise GenerateError(f"no frames to write to {os.fspath(path)!r}")
         os.replace(tmp, out)
@@ -364,25 +434,110 @@ def resolve_device(device: str):  # type: ignore[no-untyped-def]
     return torch.device(device)
 
 
+def checkpoint_method(state: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(method, stage) an avprep run checkpoint records; (None, None) for a foreign file
+    (e.g. the official DAVS release)."""
+    config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    method = state.get("method") or config.get("method")
+    stage = state.get("stage") or config.get("stage")
+    stage = stage or (config.get("method_config") or {}).get("stage")
+    return method, stage
+
+
+def _check_method(state: dict[str, Any], method: str, path: str, required: bool) -> None:
+    found, stage = checkpoint_method(state)
+    if found is None and required:
+        raise GenerateError(
+            f"{path!r} is not an `avprep train {method}` checkpoint (it records no method)"
+        )
+    if found is not None and found != method:
+        raise GenerateError(
+            f"{path!r} is a {found} checkpoint (stage {stage}), not {method}: generate with "
+            f"`avprep generate {found}`"
+        )
+
+
+def read_run_checkpoint(checkpoint: str, method: str) -> dict[str, Any]:
+    """An ``avprep train METHOD`` checkpoint (a file, or a run folder: its latest), checked
+    to be that method's. Loaded tensors-only (no code runs from the file)."""
+    import torch
+
+    from models.training.checkpoint import resolve_checkpoint
+
+    what = f"{method.upper()} checkpoint {checkpoint!r}"
+    if not os.path.exists(checkpoint):
+        raise GenerateError(
+            f"{what} not found (a checkpoint of `avprep train {method}`, or its run folder)"
+        )
+    try:
+        path = resolve_checkpoint(checkpoint)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # no checkpoint in the folder; pickle/zip errors: not a checkpoint
+        raise GenerateError(f"cannot read {what}: {e}") from e
+    if not isinstance(state, dict):
+        raise GenerateError(f"{what} is not an avprep run checkpoint")
+    _check_method(state, method, checkpoint, required=True)
+    if not isinstance(state.get("modules"), dict):
+        raise GenerateError(f"{what} holds no networks ('modules')")
+    return state
+
+
+def run_method_config(state: dict[str, Any], method: str, path: str) -> Any:
+    """The method config the run trained with (its saved ``method_config`` over the
+    defaults; the run's ``train`` part, data paths and schedules, plays no part here)."""
+    from models.training.config import resolve_config
+
+    saved = (state.get("config") or {}).get("method_config") or {}
+    try:
+        return resolve_config(method, base={"method_config": saved}).method_config
+    except Exception as e:  # a config this version cannot read
+        raise GenerateError(f"{path!r}: cannot read its run config ({e})") from e
+
+
+def _load_state(net: Any, states: dict[str, Any], name: str, path: str, hint: str) -> None:
+    if name not in states:
+        raise GenerateError(f"{path!r} holds no {name!r} network: {hint}")
+    try:
+        net.load_state_dict(states[name])
+    except RuntimeError as e:  # shape / key mismatch
+        raise GenerateError(f"{path!r}: its {name!r} does not fit the run's config ({e})") from e
+
+
+def _uint8_frames(x: Any) -> np.ndarray:
+    """float (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3) (CRAN's and DVAE's tanh range)."""
+    import torch
+
+    y = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return y.movedim(1, -1).cpu().numpy()
+
+
 class DavsGenerator:
     """DAVS (Zhou et al. 2019): the official test procedure (models.davs.inference) on the
-    ``davs256`` crop and the ``mfcc_davs`` windows."""
+    ``davs256`` crop, driven by the ``mfcc_davs`` windows of speech or (:meth:`drive`) by a
+    video's lip features."""
 
+    name = "davs"
     track = "mfcc_davs"
+    template = "davs256"
 
     def __init__(self, checkpoint: str, options: GenerateOptions) -> None:
         from models.davs.checkpoint import CheckpointError, read_checkpoint
         from models.davs.inference import load_generator
+        from models.training.checkpoint import resolve_checkpoint
 
-        if not os.path.isfile(checkpoint):
+        if not os.path.exists(checkpoint):
             raise GenerateError(
                 f"DAVS checkpoint {checkpoint!r} not found (the official release is "
-                "101_DAVS_checkpoint.pth.tar; or a checkpoint of `avprep train davs`)"
+                "101_DAVS_checkpoint.pth.tar; or a checkpoint of `avprep train davs`, or its "
+                "run folder)"
             )
         try:
-            state = read_checkpoint(checkpoint)
+            state = read_checkpoint(resolve_checkpoint(checkpoint))
         except Exception as e:  # pickle/zip errors: not a checkpoint
             raise GenerateError(f"cannot read DAVS checkpoint {checkpoint!r}: {e}") from e
+        if not isinstance(state, dict):
+            raise GenerateError(f"{checkpoint!r} is not a DAVS checkpoint")
+        _check_method(state, "davs", checkpoint, required=False)  # official: no method
         # an avprep run checkpoint records its network size; the official one is full size
         method_config = ((state.get("config") or {}).get("method_config")) or {}
         self.width = float(method_config.get("width", 1.0))
@@ -394,30 +549,202 @@ class DavsGenerator:
             raise GenerateError(f"{checkpoint!r}: {e}") from e
         self.options = options
 
-    def __call__(self, crop: np.ndarray, speech: Speech) -> np.ndarray:
+    def _config(self):  # type: ignore[no-untyped-def]
         from models.davs.config import DavsInferenceConfig
+
+        if self.options.finetune:
+            return DavsInferenceConfig()
+        return DavsInferenceConfig(finetune_steps=0)
+
+    def __call__(self, crop: np.ndarray, speech: Speech) -> np.ndarray:
         from models.davs.inference import generate
 
-        cfg = (
-            DavsInferenceConfig()
-            if self.options.finetune
-            else DavsInferenceConfig(finetune_steps=0)
-        )
-        return generate(crop, speech.windows, self.nets, cfg)
+        return generate(crop, speech.windows, self.nets, self._config())
+
+    def drive(self, crop: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Video-driven (official ``Test_Video_Model``): one frame per driving frame, from
+        the lip feature of that frame's aligned crop (x 0.8); the fine-tuning uses the
+        photo's own lip feature."""
+        from models.davs.inference import generate
+
+        return generate(crop, None, self.nets, self._config(), frames=frames)
 
 
-GENERATORS: dict[str, Callable[[str, GenerateOptions], Any]] = {"davs": DavsGenerator}
-KNOWN_METHODS = ("davs", "cran", "dvae")
+class CranGenerator:
+    """CRAN (Song et al. 2019) from an ``avprep train cran`` checkpoint, on the ``cran112``
+    crop and the ``mfcc_cran`` windows (350 ms, (12, 35) per frame as the view gives them).
+
+    ``rae``: z_A of every frame's window and the photo's z_I, [z_A(t), z_I] through the GRU
+    from a zero state over the whole speech in one pass (training ran it over 70-frame
+    sequences from a zero state; the paper gives no other test procedure), then the decoder
+    with E_I's U-Net skips. ``cae`` / ``cae_gan``: each frame on its own from [z_A(t), z_I]
+    (Speech2Vid). All networks in eval mode (BatchNorm running statistics)."""
+
+    name = "cran"
+    template = "cran112"
+    image_size = 112  # Tables 5-8: the networks are built for 112x112
+    batch_frames = 64  # windows per forward pass (memory bound only)
+
+    def __init__(self, checkpoint: str, options: GenerateOptions) -> None:
+        from models.cran.networks import AudioEncoder, Decoder, ImageEncoder, RecurrentEncoder
+
+        state = read_run_checkpoint(checkpoint, "cran")
+        cfg = run_method_config(state, "cran", checkpoint)
+        states = state.get("modules") or {}
+        self.stage = cfg.stage
+        self.track = cfg.track
+        div = cfg.channel_divisor
+        code = max(1, cfg.code_dim // div)
+        nets: dict[str, Any] = {
+            "audio_encoder": AudioEncoder(code, div),
+            "image_encoder": ImageEncoder(code, div),
+            "decoder": Decoder(2 * code, div),
+        }
+        self.recurrent = cfg.stage == "rae"
+        if self.recurrent:
+            nets["recurrent"] = RecurrentEncoder(2 * code, max(1, cfg.gru_hidden // div))
+        hint = "it is not a complete CRAN generator checkpoint"
+        self.device = resolve_device(options.device)
+        for name, net in nets.items():
+            _load_state(net, states, name, checkpoint, hint)
+            net.to(self.device).eval()
+        self.nets = nets
+        self.options = options
+
+    def __call__(self, crop: np.ndarray, speech: Speech) -> np.ndarray:
+        import torch
+
+        from models.data import images_to_float
+
+        if crop.shape != (self.image_size, self.image_size, 3):
+            raise GenerateError(f"CRAN needs a 112x112 crop, got {crop.shape}")
+        windows = np.asarray(speech.windows, np.float32)
+        if windows.ndim != 3 or windows.shape[1:] != (35, 12):
+            raise GenerateError(f"CRAN needs (N, 35, 12) {self.track} windows, got {windows.shape}")
+        mfcc = torch.from_numpy(np.ascontiguousarray(windows.transpose(0, 2, 1))).to(self.device)
+        n, b = len(mfcc), self.batch_frames
+        nets = self.nets
+        out = []
+        with torch.no_grad():
+            ref = images_to_float(torch.from_numpy(crop).to(self.device))[None]
+            z_image, skips = nets["image_encoder"](ref)
+            z_audio = torch.cat([nets["audio_encoder"](mfcc[i : i + b]) for i in range(0, n, b)])
+            hybrid = torch.cat([z_audio, z_image.expand(n, -1)], 1)
+            code = nets["recurrent"](hybrid[None])[0] if self.recurrent else hybrid
+            for i in range(0, n, b):
+                part = code[i : i + b]
+                rep = [s.expand(len(part), *s.shape[1:]) for s in skips]
+                out.append(_uint8_frames(nets["decoder"](part, rep)))
+        return np.concatenate(out)
+
+
+class DvaeGenerator:
+    """DVAE (Mittal & Wang 2020) from an ``avprep train dvae --stage gan`` checkpoint. The
+    gan run loads its stage-1 VAE (``vae_checkpoint``) into its own ``vae`` module, frozen,
+    and keeps that run's per-bin spectrogram normalisation in its extra state, so the gan
+    checkpoint alone holds everything generation needs and is read consistently with what
+    the generator was trained on (the VAE run itself is not re-read: it may have trained on).
+
+    Speech -> ``logspec_dvae`` segments (20 x 200, one per frame, as the view cuts them) ->
+    normalised with the stored statistics -> z_c (the posterior mean, as the trainer's
+    validation and samples use) -> the U-Net generates the frames auto-regressively from
+    the photo's 256 crop (frame n sees the photo, frame n-1 as generated, the photo itself
+    for the first, and z_c^n)."""
+
+    name = "dvae"
+    template = "davs256"
+    image_size = 256  # the crop256 stream (DAVS template) the gan stage trains on
+    batch_segments = 256
+
+    def __init__(self, checkpoint: str, options: GenerateOptions) -> None:
+        from models.dvae.networks import DisentangledAudioVAE, UNetGenerator
+        from models.dvae.normalize import SpectrogramStats
+
+        state = read_run_checkpoint(checkpoint, "dvae")
+        cfg = run_method_config(state, "dvae", checkpoint)
+        if cfg.stage != "gan":
+            raise GenerateError(
+                f"{checkpoint!r} is a DVAE {cfg.stage!r} checkpoint: generation needs the "
+                "stage 'gan' checkpoint (the generator, with the frozen VAE it trained with)"
+            )
+        states = state.get("modules") or {}
+        extra = state.get("extra") or {}
+        if not (extra.get("loaded") or {}).get("vae"):
+            raise GenerateError(
+                f"{checkpoint!r}: this gan run never loaded its stage-1 VAE (vae_checkpoint), "
+                "so its z_c are meaningless"
+            )
+        if extra.get("normalization") is None:
+            raise GenerateError(f"{checkpoint!r} holds no spectrogram normalisation")
+        self.stats = SpectrogramStats.from_state(extra["normalization"])
+        if self.stats.mean.shape != (cfg.n_bins,):
+            raise GenerateError(
+                f"{checkpoint!r}: normalisation has {self.stats.mean.shape} bins, the run "
+                f"{cfg.n_bins}"
+            )
+        vae_state = states.get("vae") or {}
+        n_seq = int(vae_state["sequence_prior.means"].shape[0]) if vae_state else 1
+        vae = DisentangledAudioVAE(
+            cfg.n_bins, cfg.segment_steps, cfg.lstm_hidden, cfg.lstm_layers, cfg.z_content,
+            cfg.z_emotion, cfg.z_sequence, cfg.n_visemes, cfg.n_emotions, n_seq,
+        )  # fmt: skip
+        gen = UNetGenerator(cfg.z_content, cfg.ngf, cfg.unet_depth)
+        hint = "it is not a complete DVAE gan checkpoint"
+        self.device = resolve_device(options.device)
+        for name, net in (("vae", vae), ("generator", gen)):
+            _load_state(net, states, name, checkpoint, hint)
+            net.to(self.device).eval()
+        self.vae, self.generator = vae, gen
+        self.track = cfg.track
+        self.segment_shape = (cfg.segment_steps, cfg.n_bins)
+        self.options = options
+
+    def content(self, segments: np.ndarray) -> Any:
+        """z_c posterior means (N, D) of (N, 20, 200) segments."""
+        import torch
+
+        if segments.ndim != 3 or segments.shape[1:] != self.segment_shape:
+            raise GenerateError(
+                f"DVAE needs (N, {self.segment_shape[0]}, {self.segment_shape[1]}) "
+                f"{self.track} segments, got {segments.shape}"
+            )
+        x = self.stats.normalize(torch.from_numpy(np.asarray(segments, np.float32)))
+        b = self.batch_segments
+        with torch.no_grad():
+            return torch.cat(
+                [
+                    self.vae.encode_content(x[i : i + b].to(self.device))[0]
+                    for i in range(0, len(x), b)
+                ]
+            )
+
+    def __call__(self, crop: np.ndarray, speech: Speech) -> np.ndarray:
+        import torch
+
+        from models.data import images_to_float
+
+        z = self.content(speech.windows)
+        out = np.empty((len(z), *crop.shape), np.uint8)
+        with torch.no_grad():
+            face = images_to_float(torch.from_numpy(crop).to(self.device))[None]
+            previous = face
+            for n in range(len(z)):
+                previous = self.generator(face, previous, z[n : n + 1])
+                out[n] = _uint8_frames(previous)[0]
+        return out
+
+
+GENERATORS: dict[str, Callable[[str, GenerateOptions], Any]] = {
+    "davs": DavsGenerator,
+    "cran": CranGenerator,
+    "dvae": DvaeGenerator,
+}
 
 
 def load_method(method: str, checkpoint: str, options: GenerateOptions) -> Any:
     method = method.lower()
     if method not in GENERATORS:
         have = ", ".join(sorted(GENERATORS))
-        if method in KNOWN_METHODS:
-            raise GenerateError(
-                f"generation with {method!r} is not yet supported (supported: {have})"
-            )
         raise GenerateError(f"unknown method {method!r} (supported: {have})")
     return GENERATORS[method](checkpoint, options)
 
@@ -432,32 +759,62 @@ def generate_talking_face(
     image: str | None = None,
     video: str | None = None,
     options: GenerateOptions | None = None,
+    driving_video: str | None = None,
 ) -> dict[str, Any]:
-    """One talking-face MP4 from a photo (or a video's reference frame) and speech."""
+    """One talking-face MP4 from a photo (or a video's reference frame) and speech, or
+    (``driving_video``, DAVS) the lip movements of another video.
+
+    Frames made: speech-driven, one per 25 fps frame of the speech whose feature window
+    lies whole on the speech (``first_frame`` .. ``first_frame + frames - 1``, the track's
+    convention: ``mfcc_davs`` frames 2 .. N-4, ``mfcc_cran`` 4 .. N-5, ``logspec_dvae``
+    3 .. N-4 of an N-frame speech), with exactly the speech under those frames muxed in;
+    video-driven, one per frame of the driving video, with its own sound (if any)."""
     opts = options or GenerateOptions()
     if (image is None) == (video is None):
         raise GenerateError("give exactly one of --image or --video")
-    size = generator.image_size
+    if driving_video is not None and audio is not None:
+        raise GenerateError("--driving-video replaces --audio (its own sound is used)")
+    if driving_video is not None and not hasattr(generator, "drive"):
+        raise GenerateError(
+            f"--driving-video: {getattr(generator, 'name', 'this method')} generates from "
+            "speech only (DAVS can also follow a video's lip movements)"
+        )
+    size, template = generator.image_size, getattr(generator, "template", "davs256")
+    backend = opts.face_backend
     if image is not None:
-        face = photo_face(image, size, opts.face_backend)
+        face = photo_face(image, size, backend, template)
     else:
-        face = video_face(video, size, opts.reference_frame, opts.face_backend, audio)
-    speech_path = audio if audio is not None else video
-    if speech_path is None:
-        raise GenerateError("--audio is required with --image")
-    speech = speech_windows(speech_path, generator.track, opts.max_seconds)
+        driven = driving_video is not None
+        face = video_face(
+            video, size, opts.reference_frame, backend, None if driven else audio, template,
+            opts.max_seconds, need_audio=not driven,
+        )  # fmt: skip
     crop = face_crop(face, size)
-    crops = generator(crop, speech)
+    info: dict[str, Any]
+    if driving_video is not None:
+        drive = read_driving_video(driving_video, size, backend, template, opts.max_seconds)
+        crops = generator.drive(crop, drive.crops)
+        sound = drive.audio
+        info = {"first_frame": 0, "driving_frames": len(drive.crops), "audio": sound is not None}
+    else:
+        speech_path = audio if audio is not None else video
+        if speech_path is None:
+            raise GenerateError("--audio is required with --image")
+        speech = speech_windows(speech_path, generator.track, opts.max_seconds)
+        crops = generator(crop, speech)
+        if len(crops) != len(speech.windows):
+            raise RuntimeError(f"{len(crops)} frames made for {len(speech.windows)} windows")
+        sound = speech.segment
+        info = {"first_frame": speech.first_frame, "speech_frames": speech.n_frames_total}
     frames: Iterable[np.ndarray] = crops
     if opts.paste_back:
         frames = paste_back(face.image, crops, face.transform, opts.feather)
-    n = write_video(out, frames, speech.segment)
+    n = write_video(out, frames, sound)
     h, w = face.image.shape[:2] if opts.paste_back else crops.shape[1:3]
     return {
         "out": os.fspath(out),
         "frames": n,
-        "first_frame": speech.first_frame,
-        "speech_frames": speech.n_frames_total,
+        **info,
         "size": [int(w), int(h)],
         "reference_frame": face.frame_index,
     }

@@ -11,7 +11,7 @@ import pytest
 
 from avprep.clips import ClipRejected
 from avprep.demo import write_talking_clip
-from avprep.media import DecodeConfig, align_audio, decode_clip
+from avprep.media import DecodeConfig, align_audio, decode_audio, decode_clip
 
 
 def _gray_frames(n: int, size=(64, 48)) -> np.ndarray:
@@ -183,3 +183,39 @@ def test_downscale_keeps_aspect_and_bounds_memory(tmp_path, speech, face):
     m = decode_clip(str(path), config=DecodeConfig(max_side=320))
     assert m.frames.shape[1:3] == (180, 320)
     assert m.source_size == (640, 360)
+
+
+def test_decode_audio_reads_audio_files_and_soundtracks(tmp_path, speech, face):
+    """The public audio decoder: a 16-bit wav comes back sample for sample; a video's
+    soundtrack (AAC) comes back with its stream record; bad input is rejected by reason."""
+    import soundfile as sf
+
+    wav = tmp_path / "s.wav"
+    sf.write(str(wav), speech.audio[:16000], 16000, subtype="PCM_16")
+    samples, start, record = decode_audio(str(wav))
+    ref, _ = sf.read(str(wav), dtype="float32")
+    assert samples.dtype == np.float32 and start == 0.0 and record["codec"] == "pcm_s16le"
+    np.testing.assert_allclose(samples, ref, atol=1e-6)
+    with pytest.raises(ClipRejected) as e:
+        decode_audio(str(wav), max_seconds=0.5)
+    assert e.value.reason == "too_long"
+    clip = tmp_path / "c.mp4"
+    write_talking_clip(clip, face, speech.audio[:16000], 16000, size=(64, 64))
+    samples, _, record = decode_audio(str(clip), DecodeConfig(sample_rate=8000))
+    assert record["codec"] == "aac" and abs(len(samples) - 8000) <= 1024
+    mute = tmp_path / "mute.mp4"
+    write_talking_clip(mute, face, None, size=(64, 64), n_frames=5)
+    with pytest.raises(ClipRejected, match="no_audio"):
+        decode_audio(str(mute))
+    with pytest.raises(ClipRejected, match="missing_file"):
+        decode_audio(str(tmp_path / "nope.wav"))
+
+
+def test_video_without_audio_only_when_asked(tmp_path, face):
+    mute = tmp_path / "mute.mp4"
+    write_talking_clip(mute, face, None, size=(64, 64), n_frames=5)
+    with pytest.raises(ClipRejected, match="no_audio"):
+        decode_clip(str(mute))
+    m = decode_clip(str(mute), require_audio=False)
+    assert m.n_frames == 5 and len(m.audio) == 5 * 640 and not m.audio.any()
+    assert m.audio_extent == (0, 0) and m.audio_stream is None
