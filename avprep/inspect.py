@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.shards import iter_shard
 
 
@@ -21,8 +22,10 @@ def _describe_field(name: str, data: bytes) -> str:
 
 
 def describe_build(build_dir: str, n_samples: int = 1) -> str:
-    info = json.loads(storage.read_text(storage.join(build_dir, "build.json")))
-    table = pq.read_table(storage.join(build_dir, "manifest.parquet"))
+    layout = BuildLayout(build_dir)
+    info = json.loads(storage.read_text(layout.build_info))
+    with storage.open_binary(layout.manifest) as f:
+        table = pq.read_table(f)
     rows = table.to_pylist()
     lines = [f"build {build_dir}", f"  dataset {info['config']['dataset']}  avprep "
              f"{info['avprep_version']}  shards {info['counts']['shards']}"]
@@ -37,7 +40,7 @@ def describe_build(build_dir: str, n_samples: int = 1) -> str:
     for shard in info["shards"]:
         if shown >= n_samples:
             break
-        with storage.open_binary(storage.join(build_dir, "shards", shard)) as f:
+        with storage.open_binary(layout.shard(shard)) as f:
             for key, fields in iter_shard(f):
                 meta = json.loads(fields["json"])
                 lines.append(f"  sample {key} ({shard}): {meta['n_frames']} frames, "

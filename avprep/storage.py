@@ -40,6 +40,11 @@ def is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+def _local(path: str) -> str:
+    """A local path (``file://`` URLs are local files)."""
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
 def _fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
     try:
         return fsspec.core.url_to_fs(path)
@@ -65,14 +70,14 @@ def relpath(path: str, root: str) -> str:
 
 def exists(path: str) -> bool:
     if not is_remote(path):
-        return os.path.exists(path)
+        return os.path.exists(_local(path))
     fs, p = _fs(path)
     return fs.exists(p)
 
 
 def isdir(path: str) -> bool:
     if not is_remote(path):
-        return os.path.isdir(path)
+        return os.path.isdir(_local(path))
     fs, p = _fs(path)
     return fs.isdir(p)
 
@@ -86,7 +91,7 @@ def walk_files(root: str, suffixes: tuple[str, ...] = ()) -> Iterator[str]:
         return not sfx or name.lower().endswith(sfx)
 
     if not is_remote(root):
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(_local(root)):
             dirnames.sort()
             for name in sorted(filenames):
                 if wanted(name):
@@ -104,7 +109,7 @@ def list_names(path: str) -> list[str]:
     of every object under the prefix); ``[]`` when there is no such folder."""
     if not is_remote(path):
         try:
-            return sorted(os.listdir(path))
+            return sorted(os.listdir(_local(path)))
         except (FileNotFoundError, NotADirectoryError):
             return []
     fs, p = _fs(path)
@@ -121,14 +126,14 @@ def glob(pattern: str) -> list[str]:
     if not is_remote(pattern):
         import glob as _glob
 
-        return sorted(_glob.glob(pattern))
+        return sorted(_glob.glob(_local(pattern)))
     fs, p = _fs(pattern)
     return sorted(fs.unstrip_protocol(m) for m in fs.glob(p))
 
 
 def open_binary(path: str) -> io.BufferedIOBase:
     if not is_remote(path):
-        return open(path, "rb")
+        return open(_local(path), "rb")
     fs, p = _fs(path)
     return fs.open(p, "rb")
 
@@ -148,7 +153,7 @@ def read_text(path: str, encoding: str = "utf-8") -> str:
 def makedirs(path: str) -> None:
     """Create folder ``path`` (and its parents) locally; object stores have no folders."""
     if not is_remote(path):
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(_local(path), exist_ok=True)
 
 
 def temp_path(path: str) -> str:
@@ -165,7 +170,7 @@ def leftover_temps(paths: Iterable[str]) -> list[str]:
         else:
             import glob as _glob
 
-            found += sorted(_glob.glob(f"{_glob.escape(path)}{TEMP_MARK}*"))
+            found += sorted(_glob.glob(f"{_glob.escape(_local(path))}{TEMP_MARK}*"))
     return found
 
 
@@ -173,6 +178,8 @@ def leftover_temps(paths: Iterable[str]) -> list[str]:
 def atomic_write(path: str) -> Iterator[BinaryIO]:
     """A binary file to write; it appears as ``path`` only when the block ends without an
     exception (module docstring). Local parent folders are created."""
+    if not is_remote(path):
+        path = _local(path)
     tmp = temp_path(path)
     if is_remote(path):
         fs, p_tmp = _fs(tmp)
@@ -209,7 +216,7 @@ def write_text(path: str, text: str, encoding: str = "utf-8") -> None:
 def rename(src: str, dst: str) -> None:
     """Move a finished file into place (same folder or bucket)."""
     if not is_remote(src):
-        os.replace(src, dst)
+        os.replace(_local(src), _local(dst))
         return
     fs, p = _fs(src)
     fs.mv(p, _fs(dst)[1])
@@ -220,7 +227,7 @@ def delete(paths: Iterable[str]) -> None:
     for path in paths:
         if not is_remote(path):
             with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
+                os.remove(_local(path))
             continue
         fs, p = _fs(path)
         with contextlib.suppress(FileNotFoundError):

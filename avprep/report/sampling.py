@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.reader import ShardSample, iter_shard_samples
 from avprep.reader.sample import field_hint
 
@@ -192,7 +192,7 @@ def sample_shards(
     """Read the shards of the drawn clips (in name order) and collect :class:`SampledStats`."""
     stats = SampledStats(n_requested)
     for shard in sorted(chosen):
-        url = storage.join(build_dir, "shards", shard)
+        url = BuildLayout(build_dir).shard(shard)
         stats.shards_read.append(shard)
         try:
             for key, fields in iter_shard_samples(url):
