@@ -26,7 +26,6 @@ from avprep.reader.stream import (
     SampleFilter,
     StreamConfig,
     epoch_shards,
-    iter_view_items,
     reader_slot,
 )
 from avprep.reader.views import IMAGE_KEYS, Item, View
@@ -76,6 +75,6 @@ def sequence_ids(
 __all__ = [
     "IMAGE_KEYS", "Item", "MissingFieldError", "ReaderSlot", "SampleFilter", "SchemaError",
     "ShardSample", "ShardSourceError", "StreamConfig", "View", "epoch_shards", "field_hint",
-    "iter_samples", "iter_shard_samples", "iter_view_items", "open_shard", "reader_slot",
+    "iter_samples", "iter_shard_samples", "open_shard", "reader_slot",
     "resolve_shards", "selected_keys", "sequence_ids",
 ]  # fmt: skip
