@@ -340,14 +340,9 @@ def build(
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig
     from avprep.shards import ShardFormatError
-    from pipelines.build import (
-        BuildMismatchError,
-        OutputWriteError,
-        PipelineOptionsError,
-        SetupError,
-        run_build,
-    )
+    from pipelines.build import PipelineOptionsError, run_build
     from pipelines.build_folder import BuildLockedError, OutFolderError
+    from pipelines.build_steps import BuildMismatchError, OutputWriteError, SetupError
 
     try:
         adapter = get_adapter(dataset)

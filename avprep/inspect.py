@@ -9,20 +9,24 @@ from collections import Counter
 import numpy as np
 import pyarrow.parquet as pq
 
+from avprep import sample_format as fmt
 from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.shards import iter_shard
 
 
 def _describe_field(name: str, data: bytes) -> str:
-    if name.endswith(".npy"):
+    if fmt.is_array_member(name):
         arr = np.load(io.BytesIO(data), allow_pickle=False)
         return f"{name}: {arr.dtype} {tuple(arr.shape)}"
     return f"{name}: {len(data):,} bytes"
 
 
 def describe_build(build_dir: str, n_samples: int = 1) -> str:
-    info = json.loads(storage.read_text(storage.join(build_dir, "build.json")))
-    table = pq.read_table(storage.join(build_dir, "manifest.parquet"))
+    layout = BuildLayout(build_dir)
+    info = json.loads(storage.read_text(layout.build_info))
+    with storage.open_binary(layout.manifest) as f:
+        table = pq.read_table(f)
     rows = table.to_pylist()
     lines = [f"build {build_dir}", f"  dataset {info['config']['dataset']}  avprep "
              f"{info['avprep_version']}  shards {info['counts']['shards']}"]
@@ -37,12 +41,12 @@ def describe_build(build_dir: str, n_samples: int = 1) -> str:
     for shard in info["shards"]:
         if shown >= n_samples:
             break
-        with storage.open_binary(storage.join(build_dir, "shards", shard)) as f:
+        with storage.open_binary(layout.shard(shard)) as f:
             for key, fields in iter_shard(f):
-                meta = json.loads(fields["json"])
+                meta = json.loads(fields[fmt.META])
                 lines.append(f"  sample {key} ({shard}): {meta['n_frames']} frames, "
                              f"{meta['duration']:.2f} s, transcript {meta.get('transcript')!r}")
-                images = [n for n in fields if n.endswith((".jpg", ".png"))]
+                images = [n for n in fields if fmt.is_image_member(n)]
                 others = sorted(n for n in fields if n not in images)
                 if images:
                     lines.append(f"    {len(images)} image members ({sorted(images)[0]} ...)")

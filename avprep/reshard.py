@@ -16,11 +16,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from avprep import storage
+from avprep.build_layout import RESHARD_INFO, BuildLayout
 from avprep.selection import load_selected_keys
 from avprep.shards import (
     ShardFormatError,
@@ -31,8 +32,6 @@ from avprep.shards import (
     write_shard,
 )
 
-RESHARD_JSON = "reshard.json"
-
 
 @dataclass
 class ReshardResult:
@@ -42,55 +41,23 @@ class ReshardResult:
     manifest: str = ""
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
-
-
-def _join(root: str, *parts: str) -> str:
-    if _is_remote(root):
-        return "/".join([root.rstrip("/"), *parts])
-    return os.path.join(root, *parts)
-
-
-def _fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    return fsspec.core.url_to_fs(path)
-
-
-def _write_atomic(path: str, write) -> None:
-    """Call ``write(fileobj)``; a local file appears under ``path`` only once complete."""
-    if _is_remote(path):
-        with fsspec.open(path, "wb") as f:  # object stores publish an object on close
-            write(f)
-        return
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _prepare_out_dir(build_dir: str, out_dir: str) -> None:
     """Refuse to overwrite the source or a folder that is not an earlier reshard output;
     remove the stale shards of an earlier reshard so no old file lingers."""
-    if not _is_remote(out_dir) and not _is_remote(build_dir):
+    if not storage.is_remote(out_dir) and not storage.is_remote(build_dir):
         if os.path.realpath(out_dir) == os.path.realpath(build_dir):
             raise ValueError("--reshard OUT must differ from the build folder it reads")
-    fs, p = _fs(out_dir)
-    if fs.exists(p) and fs.ls(p):
-        if not fs.exists(f"{p.rstrip('/')}/{RESHARD_JSON}"):
+    out = BuildLayout(out_dir)
+    if storage.list_names(out_dir):
+        if not storage.exists(out.reshard_info):
             raise FileExistsError(
-                f"{out_dir} exists and is not an earlier reshard output (no {RESHARD_JSON}); "
+                f"{out_dir} exists and is not an earlier reshard output (no {RESHARD_INFO}); "
                 "choose an empty or new folder"
             )
-        shards = f"{p.rstrip('/')}/shards"
-        if fs.exists(shards):
-            for f in fs.ls(shards, detail=False):
-                if f.endswith(".tar"):
-                    fs.rm(f)
-    fs.makedirs(f"{p.rstrip('/')}/shards", exist_ok=True)
+        storage.delete(
+            out.shard(n) for n in storage.list_names(out.shards_dir) if n.endswith(".tar")
+        )
+    storage.makedirs(out.shards_dir)
 
 
 def _selected_rows(manifest: pa.Table, selected: set[str]) -> pa.Table:
@@ -127,11 +94,11 @@ def _source_samples(build_dir: str, rows: pa.Table) -> Iterator[tuple[str, str, 
         rows["key"].to_pylist(), rows["split"].to_pylist(), rows["shard"].to_pylist(), strict=True
     ):
         wanted.setdefault(shard, (split, set()))[1].add(key)
-    fs, root = _fs(_join(build_dir, "shards"))
+    layout = BuildLayout(build_dir)
     for shard in sorted(wanted, key=lambda s: (wanted[s][0], s)):
         split, keys = wanted[shard]
         seen = 0
-        with fs.open(f"{root.rstrip('/')}/{shard}", "rb") as f:
+        with storage.open_binary(layout.shard(shard)) as f:
             try:
                 for key, fields in iter_shard(f):
                     if key in keys:
@@ -158,8 +125,9 @@ def reshard(
         raise ValueError("samples_per_shard must be >= 1")
     build, out = os.fspath(build_dir), os.fspath(out_dir)
     selected = load_selected_keys(selection_path)
-    fs, mpath = _fs(_join(build, "manifest.parquet"))
-    manifest = pq.read_table(mpath, filesystem=fs)
+    source, target = BuildLayout(build), BuildLayout(out)
+    with storage.open_binary(source.manifest) as f:
+        manifest = pq.read_table(f)
     rows = _selected_rows(manifest, selected)
     _prepare_out_dir(build, out)
 
@@ -174,7 +142,8 @@ def reshard(
         name = shard_name(split, counters.get(split, 0))
         counters[split] = counters.get(split, 0) + 1
         batch = list(buffer)
-        _write_atomic(_join(out, "shards", name), lambda f: write_shard(f, batch))
+        with storage.atomic_write(target.shard(name)) as f:
+            write_shard(f, batch)
         for key, _ in batch:
             new_shard[key] = name
         written.append(name)
@@ -196,14 +165,13 @@ def reshard(
     idx = rows.schema.get_field_index("shard")
     out_rows = rows.set_column(idx, pa.field("shard", pa.string()), shard_col)
     out_rows = out_rows.sort_by([("shard", "ascending"), ("key", "ascending")])
-    manifest_path = _join(out, "manifest.parquet")
-    _write_atomic(manifest_path, lambda f: pq.write_table(out_rows, f))
+    manifest_path = target.manifest
+    with storage.atomic_write(manifest_path) as f:
+        pq.write_table(out_rows, f)
 
     source_build = None
-    bfs, bpath = _fs(_join(build, "build.json"))
-    if bfs.exists(bpath):
-        with bfs.open(bpath, "rb") as f:
-            source_build = json.load(f)
+    if storage.exists(source.build_info):
+        source_build = json.loads(storage.read_bytes(source.build_info))
     info = {
         "source_build_dir": build,
         "selection": os.fspath(selection_path),
@@ -212,8 +180,7 @@ def reshard(
         "shards": written,
         "source_build": source_build,
     }
-    payload = (json.dumps(info, indent=2) + "\n").encode()
-    _write_atomic(_join(out, RESHARD_JSON), lambda f: f.write(payload))
+    storage.write_text(target.reshard_info, json.dumps(info, indent=2) + "\n")
     return ReshardResult(
         out_dir=out, samples=len(new_shard), shards=written, manifest=manifest_path
     )
@@ -223,5 +190,5 @@ def reshard_summary(result: ReshardResult) -> str:
     """The line the CLI prints after ``--reshard``."""
     return (
         f"wrote {result.samples} selected samples into {len(result.shards)} shards under "
-        f"{_join(result.out_dir, 'shards')} (manifest: {result.manifest})"
+        f"{BuildLayout(result.out_dir).shards_dir} (manifest: {result.manifest})"
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 import time
 import traceback
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import numpy as np
 import soundfile as sf
 
 import avprep
+from avprep import sample_format as fmt
 from avprep import storage
 from avprep.build_config import BuildConfig
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
@@ -66,11 +66,11 @@ class FullFramesStage:
             ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
             if not ok:
                 raise ClipRejected("encode_failed", f"JPEG encoding failed at frame {i}")
-            work.files[f"f{i:05d}.jpg"] = buf.tobytes()
+            work.files[fmt.full_frame_member(i)] = buf.tobytes()
         work.meta["frames"] = {
             "format": "jpeg",
             "size": [size[0], size[1]],
-            "pattern": "f{:05d}.jpg",
+            "pattern": fmt.FULL_FRAME_PATTERN,
         }
 
 
@@ -137,12 +137,9 @@ def _single_frame(media: DecodedMedia, i: int) -> DecodedMedia:
     )
 
 
-_FRAME_INDEX = re.compile(r"\d{5}(?=\.\w+$)")
-
-
 def _renumber(field: str, index: int) -> str:
     """``crop256_00000.jpg`` of image ``index`` -> ``crop256_<index>.jpg``."""
-    return _FRAME_INDEX.sub(f"{index:05d}", field, count=1)
+    return fmt.renumber_frame(field, index)
 
 
 def _relsource(path: str | None, root: str | None) -> str | None:
@@ -358,11 +355,11 @@ class ClipProcessor:
             # int16 in, so libsndfile stores exactly the samples the stages saw (avprep.pcm)
             pcm = to_pcm16(media.audio)
             sf.write(buf, pcm, media.sample_rate, format="FLAC", subtype="PCM_16")
-            fields["flac"] = buf.getvalue()
+            fields[fmt.AUDIO] = buf.getvalue()
         for name, arr in work.arrays.items():
             buf = io.BytesIO()
             np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            fields[f"{name}.npy"] = buf.getvalue()
+            fields[fmt.array_member(name)] = buf.getvalue()
         meta: dict[str, Any] = {
             "schema_version": SAMPLE_SCHEMA_VERSION,
             "key": ref.key,
@@ -388,10 +385,10 @@ class ClipProcessor:
         }
         meta.update(work.meta)
         meta = printable_values(meta)  # any file name -> valid UTF-8 text
-        meta["members"] = sorted([*fields, "json"])
+        meta["members"] = sorted([*fields, fmt.META])
         encoded = json.dumps(meta, sort_keys=True, default=_json_default).encode()
         validate_sample_meta(json.loads(encoded))  # validate exactly what is written
-        fields["json"] = encoded
+        fields[fmt.META] = encoded
         return fields
 
 

@@ -67,12 +67,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from avprep import storage
+from avprep.build_layout import MANIFEST
 from avprep.phonetics.phoneset import PHONES
 
 N_PHONES = len(PHONES)
@@ -233,10 +234,10 @@ def _manifest_batches(
         cols = [c for c in _MANIFEST_COLUMNS if c in manifest.column_names]
         batches = manifest.select(cols).to_batches(max_chunksize=_CHUNK_ROWS)
         return cols, manifest.num_rows, iter(batches)
-    fs, p = fsspec.core.url_to_fs(os.fspath(manifest))
-    if fs.isdir(p):
-        p = p.rstrip("/") + "/manifest.parquet"
-    pf = pq.ParquetFile(p, filesystem=fs)
+    path = os.fspath(manifest)
+    if storage.isdir(path):
+        path = storage.join(path, MANIFEST)
+    pf = pq.ParquetFile(storage.open_binary(path))
     cols = [c for c in _MANIFEST_COLUMNS if c in pf.schema_arrow.names]
     return cols, pf.metadata.num_rows, pf.iter_batches(batch_size=_CHUNK_ROWS, columns=cols)
 
@@ -476,54 +477,36 @@ def select_samples(
 # --------------------------------------------------------------------------- output
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path``; local files appear only once complete (temp + rename)."""
-    if "://" in path and not path.startswith("file://"):
-        with fsspec.open(path, "wb") as f:  # object stores publish an object on close
-            f.write(data)
-        return
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def _join(root: str, name: str) -> str:
-    if "://" in root and not root.startswith("file://"):
-        return f"{root.rstrip('/')}/{name}"
-    return os.path.join(root, name)
-
-
 def write_selection(result: SelectionResult, out_dir: str | os.PathLike) -> dict[str, str]:
     """Write ``selection.parquet``, ``selection.json`` and ``selection.png`` into
     ``out_dir``; returns their paths by kind."""
     from avprep.selection_plot import render_selection_png
 
     out = os.fspath(out_dir)
-    if "://" not in out:
-        os.makedirs(out, exist_ok=True)
+    storage.makedirs(out)
     paths = {
-        "parquet": _join(out, SELECTION_PARQUET),
-        "json": _join(out, SELECTION_JSON),
-        "png": _join(out, SELECTION_PNG),
+        "parquet": storage.join(out, SELECTION_PARQUET),
+        "json": storage.join(out, SELECTION_JSON),
+        "png": storage.join(out, SELECTION_PNG),
     }
     buf = io.BytesIO()
     pq.write_table(result.table(), buf)
-    _write_bytes(paths["parquet"], buf.getvalue())
+    storage.write_bytes(paths["parquet"], buf.getvalue())
     summary = result.summary()
     summary["files"] = {kind: os.path.basename(p) for kind, p in paths.items()}
-    _write_bytes(paths["json"], (json.dumps(summary, indent=2) + "\n").encode())
-    _write_bytes(paths["png"], render_selection_png(result))
+    storage.write_text(paths["json"], json.dumps(summary, indent=2) + "\n")
+    storage.write_bytes(paths["png"], render_selection_png(result))
     return paths
 
 
 def load_selected_keys(selection_path: str | os.PathLike) -> set[str]:
     """Keys marked selected in a ``selection.parquet`` (or a folder holding one): the
     shard reader keeps only these."""
-    fs, p = fsspec.core.url_to_fs(os.fspath(selection_path))
-    if fs.isdir(p):
-        p = p.rstrip("/") + "/" + SELECTION_PARQUET
-    table = pq.read_table(p, columns=["key", "selected"], filesystem=fs)
+    path = os.fspath(selection_path)
+    if storage.isdir(path):
+        path = storage.join(path, SELECTION_PARQUET)
+    with storage.open_binary(path) as f:
+        table = pq.read_table(f, columns=["key", "selected"])
     return set(table.filter(table["selected"])["key"].to_pylist())
 
 

@@ -1,7 +1,9 @@
 """Deterministic webdataset tar shards: write, read, and name.
 
 A sample is ``(key, {field: bytes})``; the tar member is ``<key>.<field>``
-(webdataset splits at the first dot of the basename, so keys hold no dots).
+(webdataset splits at the first dot of the basename, so keys hold no dots: the writer
+refuses a key that is not :func:`avprep.keys.is_safe_key`). Field names are
+:mod:`avprep.sample_format`'s.
 Members are written sorted by key then field, with fixed mtime/owner/mode, so
 two builds of the same input give byte-identical shards.
 
@@ -21,6 +23,8 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import BinaryIO
+
+from avprep.keys import is_safe_key
 
 FIXED_MTIME = 0  # 1970-01-01: any constant makes shards reproducible
 DEFAULT_MAX_MEMBER_BYTES = 1 << 30
@@ -75,6 +79,11 @@ class ShardWriter:
         self.count = 0
 
     def add(self, key: str, fields: dict[str, bytes]) -> None:
+        if not is_safe_key(key):  # a dot or slash would split or nest the member names
+            raise ShardFormatError(
+                f"sample key {key!r} cannot name shard members: keys hold only letters, digits, "
+                "'_' and '-' (avprep.keys.clip_key makes such keys)"
+            )
         if self._last is not None and key <= self._last:
             raise ValueError(f"keys must be added in ascending order: {key!r} after {self._last!r}")
         for field in sorted(fields):

@@ -31,10 +31,10 @@ from avprep.build_config import BuildConfig  # noqa: E402
 from avprep.reader import (  # noqa: E402
     SampleFilter,
     StreamConfig,
-    iter_view_items,
     reader_slot,
     resolve_shards,
 )
+from avprep.reader.stream import iter_slot_samples, view_items  # noqa: E402
 from avprep.shards import ShardWriter, iter_shard  # noqa: E402
 from models.cran.view import CranConfig  # noqa: E402
 from models.data import make_view  # noqa: E402  (view names resolve through models.methods)
@@ -98,7 +98,8 @@ def time_view(shards: list[str], view, batch_size: int, item: str) -> dict:
     n_items, batch = 0, []
     samples = 0
     last_resume = 0
-    for it in iter_view_items(slot, view, SampleFilter(), cfg):
+    samples_in = SampleFilter().apply(iter_slot_samples(slot))
+    for it in view_items(samples_in, slot.reader, view, cfg):
         batch.append(it)
         last_resume = it["__resume__"]
         if len(batch) == batch_size:

@@ -19,6 +19,7 @@
   folder (:func:`write_worker_token`) and every worker reads it back before it writes anything
   (:func:`check_worker_token`; on Dask also up front on every connected worker,
   :func:`check_dask_workers`), so a worker never writes a build onto its own local disk.
+- :func:`watch_driver`: a worker process of a local build exits when the driver is gone.
 """
 
 from __future__ import annotations
@@ -28,20 +29,22 @@ import logging
 import os
 import re
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 
+from avprep import storage
+from avprep.build_layout import BuildLayout
 from pipelines.build_folder import OutFolderError
 
 log = logging.getLogger(__name__)
 
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 DIRECT_RUNNERS = ("DirectRunner", "direct", "BundleBasedDirectRunner", "SwitchingDirectRunner")
-TOKEN_FILE = "_worker_check.token"
 # the message a worker's error carries; found again in a runner's wrapped error text
 _NOT_SHARED = re.compile(
     r"worker on host \S+ cannot see the build folder .*?--shared-out promised\)\."
@@ -161,24 +164,21 @@ def refuse_unshared_out(out: str, where: Placement) -> OutFolderError:
 
 def write_worker_token(out: str) -> tuple[str, str]:
     """The driver's token in the build folder: (path, value) for the workers to check."""
-    path = FileSystems.join(out, TOKEN_FILE)
+    path = BuildLayout(out).worker_token
     value = f"{uuid.uuid4().hex} {socket.gethostname()}"
-    with FileSystems.create(path) as f:
-        f.write(value.encode())
+    storage.write_bytes(path, value.encode())
     return path, value
 
 
 def remove_worker_token(token: tuple[str, str] | None) -> None:
     if token is not None:
         with contextlib.suppress(OSError):
-            if FileSystems.exists(token[0]):
-                FileSystems.delete([token[0]])
+            storage.delete([token[0]])
 
 
 def _read_token(path: str) -> str | None:
     try:
-        with FileSystems.open(path) as f:
-            return f.read().decode()
+        return storage.read_bytes(path).decode()
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -227,3 +227,38 @@ def close_runner(pipeline_result: object) -> None:
     if client is not None and hasattr(client, "close"):
         with contextlib.suppress(Exception):
             client.close()
+
+
+_watching = False
+
+
+def watch_driver(driver: tuple[int, str] | None, interval: float = 0.5) -> None:
+    """In a worker process of a local build (``--workers N``): exit as soon as the driver is
+    gone, so a killed build leaves no process running and writing. Beam starts each worker
+    through ``sh -c``, so the worker's parent is not the driver: a thread checks that the
+    driver's pid is alive and that the worker's parent has not changed (reparenting means the
+    shell died with the driver). No-op in the driver's own process and on other machines."""
+    global _watching
+    if driver is None or _watching:
+        return
+    pid, host = driver
+    if pid == os.getpid() or host != socket.gethostname():
+        return
+    _watching = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+                alive = os.getppid() == parent
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+            if not alive:
+                log.error("the build's driver (pid %s) is gone: this worker stops", pid)
+                os._exit(1)  # the shard in progress stays a temp file; a rerun redoes it
+
+    threading.Thread(target=watch, name="avprep-driver-watch", daemon=True).start()

@@ -3,7 +3,7 @@ import tarfile
 
 import pytest
 
-from avprep.shards import ShardWriter, iter_shard, shard_name, write_shard
+from avprep.shards import ShardFormatError, ShardWriter, iter_shard, shard_name, write_shard
 
 
 def _samples():
@@ -34,6 +34,14 @@ def test_round_trip_groups_fields_by_key():
     write_shard(buf, _samples())
     buf.seek(0)
     assert dict(iter_shard(buf)) == dict(_samples())
+
+
+@pytest.mark.parametrize("key", ["a.b", "a/b", "../x", "", "k 1"])
+def test_writer_refuses_keys_that_would_split_or_nest_members(key):
+    with ShardWriter(io.BytesIO()) as w:
+        with pytest.raises(ShardFormatError, match="cannot name shard members"):
+            w.add(key, {"json": b"{}"})
+        w.add("k1", {"json": b"{}"})  # nothing of the refused sample was written
 
 
 def test_writer_refuses_out_of_order_keys():

@@ -1,5 +1,6 @@
 """Crop streams as shard members: per-frame JPEG (default) or one H.264 MP4 per stream.
 
+Member names are :mod:`avprep.sample_format`'s.
 ``jpg``: members ``<stream>_<frame:05d>.jpg`` (e.g. ``crop256_00000.jpg``), each a baseline
 JPEG any viewer opens, decodable one frame at a time (random access for training).
 ``mp4``: members ``<stream>.mp4``, H.264 (libx264 via PyAV), yuv420p, 25 fps, CRF ``crf``.
@@ -18,11 +19,13 @@ higher PSNR (CRF 20 gives about the old size and quality). ``crop256`` is now st
 from __future__ import annotations
 
 import io
-import re
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from avprep.sample_format import crop_format, crop_jpg_frames, crop_jpg_member, crop_mp4_member
 
 if TYPE_CHECKING:
     import av
@@ -31,7 +34,18 @@ if TYPE_CHECKING:
 # never loads PyAV, one reading an mp4 build never loads OpenCV (issue 12)
 
 STREAMS = ("crop256", "crop112", "mouth")
-_JPG_MEMBER = re.compile(r"^(?P<stream>[a-z0-9]+)_(?P<frame>\d{5})\.jpg$")
+
+
+class MissingFrameError(KeyError):
+    """A frame asked for is not among a JPEG crop stream's members."""
+
+    def __init__(self, member: str, frame: int) -> None:
+        super().__init__(member)
+        self.member, self.frame = member, frame
+
+
+class TruncatedStreamError(ValueError):
+    """An MP4 crop stream holds fewer frames than asked for."""
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
@@ -149,23 +163,68 @@ def encode_streams(
     for name, frames in crops.items():
         if image_format == "jpg":
             for t, f in enumerate(frames):
-                files[f"{name}_{t:05d}.jpg"] = encode_jpeg(f, quality)
+                files[crop_jpg_member(name, t)] = encode_jpeg(f, quality)
         elif image_format == "mp4":
-            files[f"{name}.mp4"] = encode_mp4(frames, crf=crf)
+            files[crop_mp4_member(name)] = encode_mp4(frames, crf=crf)
         else:
             raise ValueError(f"unknown crop image format {image_format!r}")
     return files
 
 
-def decode_stream(files: dict[str, bytes], stream: str) -> np.ndarray:
-    """The (T,H,W,3) RGB frames of ``stream`` from shard members written by encode_streams."""
-    if f"{stream}.mp4" in files:
-        return decode_mp4(files[f"{stream}.mp4"])
-    frames = sorted(
-        (int(m["frame"]), data)
-        for name, data in files.items()
-        if (m := _JPG_MEMBER.match(name)) and m["stream"] == stream
-    )
-    if not frames:
+def decode_stream(
+    files: dict[str, bytes], stream: str, indices: Sequence[int] | None = None
+) -> np.ndarray:
+    """RGB uint8 ``(T, H, W, 3)`` frames of crop stream ``stream`` from a sample's members:
+    all of them, or frames ``indices`` in that order. JPEG streams decode only the frames asked
+    for; MP4 streams decode up to the last one asked for (one thread: DataLoader workers are
+    the parallelism). No such stream: KeyError; a JPEG frame missing:
+    :class:`MissingFrameError`; an MP4 that ends early: :class:`TruncatedStreamError`."""
+    kind = crop_format(files, stream)
+    if kind is None:
         raise KeyError(f"no {stream} crops among the sample's members")
-    return np.stack([decode_jpeg(d) for _, d in frames])
+    if kind == "jpg":
+        if indices is None:
+            return np.stack([decode_jpeg(d) for d in crop_jpg_frames(files, stream)])
+        return np.stack([decode_jpeg(d) for d in jpeg_frames(files, stream, indices)])
+    data = files[crop_mp4_member(stream)]
+    if indices is None:
+        return decode_mp4(data)
+    return _decode_mp4_frames(data, [int(i) for i in indices], crop_mp4_member(stream))
+
+
+def jpeg_frames(files: dict[str, bytes], stream: str, indices: Sequence[int]) -> list[bytes]:
+    """The encoded JPEG members of frames ``indices`` (:class:`MissingFrameError` if absent)."""
+    out = []
+    for i in indices:
+        member = crop_jpg_member(stream, i)
+        data = files.get(member)
+        if data is None:
+            raise MissingFrameError(member, int(i))
+        out.append(data)
+    return out
+
+
+def _decode_mp4_frames(data: bytes, idx: list[int], member: str) -> np.ndarray:
+    import av  # here: a worker reading a jpg build never loads PyAV
+
+    wanted: dict[int, list[int]] = {}
+    for pos, i in enumerate(idx):
+        wanted.setdefault(i, []).append(pos)
+    last = max(idx)
+    out: list[np.ndarray | None] = [None] * len(idx)
+    with av.open(io.BytesIO(data)) as container:
+        st = container.streams.video[0]
+        st.thread_count = 1
+        for n, frame in enumerate(container.decode(st)):
+            if n in wanted:
+                rgb = frame.to_ndarray(format="rgb24")
+                for pos in wanted[n]:
+                    out[pos] = rgb
+            if n >= last:
+                break
+    if any(o is None for o in out):
+        got = sum(o is not None for o in out)
+        raise TruncatedStreamError(
+            f"{member} ended before frame {last} ({got} of {len(idx)} frames decoded)"
+        )
+    return np.stack(out)  # type: ignore[arg-type]

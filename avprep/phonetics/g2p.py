@@ -31,6 +31,7 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
+from avprep import storage
 from avprep.phonetics.phoneset import PHONE_ID
 
 ALGO_VERSION = "lts-backoff-1"
@@ -233,10 +234,7 @@ def default_letter_to_sound() -> LetterToSound:
     model = train_letter_to_sound(cmudict_training_pairs())
     payload = {"algo": model.algo, "cmudict_version": model.cmudict_version, "rules": model.rules}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(payload, sort_keys=True))
-        tmp.replace(path)
+        storage.write_text(str(path), json.dumps(payload, sort_keys=True))
     except OSError:
         pass  # read-only home: keep the model in memory only
     return model

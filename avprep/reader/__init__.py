@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pyarrow.parquet as pq
 
 from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.reader.sample import MissingFieldError, ShardSample, field_hint
 from avprep.reader.sources import ShardSourceError, iter_shard_samples, open_shard, resolve_shards
 from avprep.reader.stream import (
@@ -25,7 +26,6 @@ from avprep.reader.stream import (
     SampleFilter,
     StreamConfig,
     epoch_shards,
-    iter_view_items,
     reader_slot,
 )
 from avprep.reader.views import IMAGE_KEYS, Item, View
@@ -58,7 +58,7 @@ def sequence_ids(
 ) -> dict[str, int]:
     """``{key: 0..n-1}`` over the build's written clips (manifest order = key order), for
     DVAE's per-sequence lookup table; every rank and worker computes the same mapping."""
-    path = storage.join(os.fspath(build), "manifest.parquet")
+    path = BuildLayout(build).manifest
     if not storage.exists(path):
         raise ShardSourceError(f"{path} not found: sequence ids need the build's manifest")
     with storage.open_binary(path) as f:
@@ -75,6 +75,6 @@ def sequence_ids(
 __all__ = [
     "IMAGE_KEYS", "Item", "MissingFieldError", "ReaderSlot", "SampleFilter", "SchemaError",
     "ShardSample", "ShardSourceError", "StreamConfig", "View", "epoch_shards", "field_hint",
-    "iter_samples", "iter_shard_samples", "iter_view_items", "open_shard", "reader_slot",
+    "iter_samples", "iter_shard_samples", "open_shard", "reader_slot",
     "resolve_shards", "selected_keys", "sequence_ids",
 ]  # fmt: skip

@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from avprep.face.crop_codec import decode_jpeg
+from avprep import sample_format as fmt
+from avprep.face.crop_codec import (
+    MissingFrameError,
+    TruncatedStreamError,
+    decode_stream,
+    jpeg_frames,
+)
 from avprep.features.configs import FEATURE_CONFIGS, config_from_dict
 from avprep.features.tracks import TrackTiming
 from avprep.features.windows import FrameWindows, frame_windows
@@ -97,7 +103,7 @@ def field_hint(name: str, meta: dict[str, Any] | None = None) -> str:
         if status == "no_transcript":
             hint += "; this clip has no transcript (give one with --transcripts)"
         return hint
-    if name == "flac":
+    if name == fmt.AUDIO:
         return "every clip sample has audio; identity samples (images) have none"
     if name.startswith("labels."):
         return "the corpus adapter sets labels (word_id: LRW; person_id: identity folders)"
@@ -132,10 +138,10 @@ class ShardSample:
     ) -> ShardSample:
         """Parse (and validate) the ``json`` member; wrong schema -> :class:`SchemaError`."""
         where = f" (shard {url})" if url else ""
-        if "json" not in fields:
+        if fmt.META not in fields:
             raise SchemaError(f"sample {key!r}{where} has no json member: not an avprep shard")
         try:
-            meta = json.loads(fields["json"])
+            meta = json.loads(fields[fmt.META])
         except ValueError as e:
             raise SchemaError(f"sample {key!r}{where}: json member is not JSON: {e}") from e
         if validate:
@@ -160,25 +166,25 @@ class ShardSample:
         n, fps = self.n_frames, self.fps
         if n < 1 or not fps > 0 or abs(n - float(self.meta["duration"]) * fps) > 1.0:
             raise self.damaged(
-                "json", f"n_frames={n} disagrees with duration={self.meta['duration']} s"
+                fmt.META, f"n_frames={n} disagrees with duration={self.meta['duration']} s"
             )
         limit = member_byte_limit()
         rate = int(self.meta.get("sample_rate") or 16000)
         want = int(round(n * rate / fps))
         if want * 4 > limit:  # the clip's float32 audio: what any view may decode for it
             raise self.damaged(
-                "json", f"n_frames={n} means {want * 4} bytes of audio, over the {limit}-byte "
+                fmt.META, f"n_frames={n} means {want * 4} bytes of audio, over the {limit}-byte "
                 "limit per member (AVPREP_MAX_MEMBER_BYTES)",
             )  # fmt: skip
-        data = self.fields.get("flac")
+        data = self.fields.get(fmt.AUDIO)
         if data is not None:
             try:
                 got = sf.info(io.BytesIO(data)).frames
             except RuntimeError as e:
-                raise self.damaged("flac", f"not a readable FLAC ({e})") from None
+                raise self.damaged(fmt.AUDIO, f"not a readable FLAC ({e})") from None
             if got != want:
                 raise self.damaged(
-                    "flac", f"{got} samples, but n_frames={n} at {fps:g} fps needs {want}"
+                    fmt.AUDIO, f"{got} samples, but n_frames={n} at {fps:g} fps needs {want}"
                 )
 
     # ------------------------------------------------------------------ metadata
@@ -216,11 +222,15 @@ class ShardSample:
     def has(self, member: str) -> bool:
         return member in self.fields
 
+    def has_array(self, name: str) -> bool:
+        """Whether the sample stores array ``name`` (its ``<name>.npy`` member)."""
+        return fmt.array_member(name) in self.fields
+
     # ------------------------------------------------------------------ members
     def array(self, name: str) -> np.ndarray:
         """The ``<name>.npy`` member (cached), after its header is checked (module doc)."""
         if name not in self._arrays:
-            data = self.fields.get(f"{name}.npy")
+            data = self.fields.get(fmt.array_member(name))
             if data is None:
                 raise self.missing(name)
             self._check_npy(name, data)
@@ -228,7 +238,7 @@ class ShardSample:
         return self._arrays[name]
 
     def _check_npy(self, name: str, data: bytes) -> None:
-        member = f"{name}.npy"
+        member = fmt.array_member(name)
         f = io.BytesIO(data)
         try:
             version = np.lib.format.read_magic(f)
@@ -269,65 +279,43 @@ class ShardSample:
 
     def audio(self) -> np.ndarray:
         """float32 mono audio (16 kHz, ``n_frames * 640`` samples)."""
-        data = self.fields.get("flac")
+        data = self.fields.get(fmt.AUDIO)
         if data is None:
-            raise self.missing("flac")
+            raise self.missing(fmt.AUDIO)
         audio, _ = sf.read(io.BytesIO(data), dtype="float32")
         return audio
 
     def stream_format(self, stream: str) -> str:
         """``"mp4"`` or ``"jpg"`` for crop stream ``stream``; missing -> MissingFieldError."""
-        if f"{stream}.mp4" in self.fields:
-            return "mp4"
-        if f"{stream}_00000.jpg" in self.fields:
-            return "jpg"
-        raise self.missing(stream)
+        kind = fmt.crop_format(self.fields, stream)
+        if kind is None:
+            raise self.missing(stream)
+        return kind
+
+    def _missing_frame(self, stream: str, e: MissingFrameError) -> MissingFieldError:
+        return MissingFieldError(
+            f"{e.member} missing in sample {self.key!r}: frame {e.frame} of {self.n_frames}; "
+            f"{field_hint(stream, self.meta)}"
+        )
 
     def jpeg_members(self, stream: str, indices: Sequence[int]) -> list[bytes]:
         """The encoded JPEG bytes of frames ``indices`` (jpg builds: for decoding on a GPU)."""
-        out = []
-        for i in indices:
-            data = self.fields.get(f"{stream}_{int(i):05d}.jpg")
-            if data is None:
-                raise MissingFieldError(
-                    f"{stream}_{int(i):05d}.jpg missing in sample {self.key!r}: frame {int(i)} "
-                    f"of {self.n_frames}; {field_hint(stream, self.meta)}"
-                )
-            out.append(data)
-        return out
+        try:
+            return jpeg_frames(self.fields, stream, indices)
+        except MissingFrameError as e:
+            raise self._missing_frame(stream, e) from None
 
     def frames(self, stream: str, indices: Sequence[int]) -> np.ndarray:
-        """RGB uint8 ``(len(indices), H, W, 3)`` frames of a crop stream, in ``indices`` order.
-
-        JPEG builds decode only the frames asked for; MP4 builds decode the H.264 stream up to
-        the last frame asked for (one thread: DataLoader workers are the parallelism)."""
-        idx = [int(i) for i in indices]
-        if self.stream_format(stream) == "jpg":
-            return np.stack([decode_jpeg(d) for d in self.jpeg_members(stream, idx)])
-        import av  # here: a worker reading a jpg build never loads PyAV
-
-        wanted: dict[int, list[int]] = {}
-        for pos, i in enumerate(idx):
-            wanted.setdefault(i, []).append(pos)
-        last = max(idx)
-        out: list[np.ndarray | None] = [None] * len(idx)
-        with av.open(io.BytesIO(self.fields[f"{stream}.mp4"])) as container:
-            st = container.streams.video[0]
-            st.thread_count = 1
-            for n, frame in enumerate(container.decode(st)):
-                if n in wanted:
-                    rgb = frame.to_ndarray(format="rgb24")
-                    for pos in wanted[n]:
-                        out[pos] = rgb
-                if n >= last:
-                    break
-        if any(o is None for o in out):
-            got = sum(o is not None for o in out)
-            raise ValueError(
-                f"sample {self.key!r}: {stream}.mp4 ended before frame {last} ({got} of "
-                f"{len(idx)} frames decoded); the shard is damaged"
-            )
-        return np.stack(out)  # type: ignore[arg-type]
+        """RGB uint8 ``(len(indices), H, W, 3)`` frames of a crop stream, in ``indices`` order
+        (:func:`avprep.face.crop_codec.decode_stream`: JPEG builds decode only the frames
+        asked for, MP4 builds the stream up to the last one)."""
+        self.stream_format(stream)  # no such stream: MissingFieldError naming the option
+        try:
+            return decode_stream(self.fields, stream, [int(i) for i in indices])
+        except MissingFrameError as e:
+            raise self._missing_frame(stream, e) from None
+        except TruncatedStreamError as e:
+            raise ValueError(f"sample {self.key!r}: {e}; the shard is damaged") from None
 
     # ------------------------------------------------------------------ audio features
     def track_entry(self, name: str) -> dict[str, Any]:
@@ -357,12 +345,13 @@ class ShardSample:
             < n_samples
         ):
             raise self.damaged(
-                f"{name}.npy", f"{track.shape[0]} steps (usable {list(usable)}) cannot cover "
+                fmt.array_member(name),
+                f"{track.shape[0]} steps (usable {list(usable)}) cannot cover "
                 f"n_frames={self.n_frames}",
-            )  # fmt: skip
+            )
         fw = frame_windows(track, self.n_frames, self.fps, config.window, timing, usable)
         valid_key = entry.get("valid_key")
-        if valid_key and f"{valid_key}.npy" in self.fields:
+        if valid_key and fmt.array_member(valid_key) in self.fields:
             stored = self.array(valid_key)
             if stored.shape != fw.valid.shape or not np.array_equal(stored, fw.valid):
                 raise SchemaError(

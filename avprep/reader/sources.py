@@ -35,9 +35,8 @@ from typing import BinaryIO
 import braceexpand
 
 from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.shards import ShardFormatError, check_shard_name, iter_shard
-
-SHARDS_DIR = "shards"
 
 
 class ShardSourceError(ValueError):
@@ -45,9 +44,8 @@ class ShardSourceError(ValueError):
 
 
 def _is_build_folder(path: str) -> bool:
-    return storage.exists(storage.join(path, "build.json")) or storage.isdir(
-        storage.join(path, SHARDS_DIR)
-    )
+    layout = BuildLayout(path)
+    return storage.exists(layout.build_info) or storage.isdir(layout.shards_dir)
 
 
 def _split_of(url: str) -> str:
@@ -57,7 +55,8 @@ def _split_of(url: str) -> str:
 
 
 def _build_folder_shards(path: str) -> list[str]:
-    info_path = storage.join(path, "build.json")
+    layout = BuildLayout(path)
+    info_path = layout.build_info
     if storage.exists(info_path):
         info = json.loads(storage.read_text(info_path))
         names = info.get("shards") or []
@@ -69,7 +68,7 @@ def _build_folder_shards(path: str) -> list[str]:
                     f"{info_path} lists shard {n!r}: {e}; a build's shards lie in its own "
                     "shards/ folder, so this build.json was not written by avprep"
                 ) from None
-        urls = [storage.join(path, SHARDS_DIR, n) for n in names]
+        urls = [layout.shard(n) for n in names]
         present = [u for u in urls if storage.exists(u)]
         if len(present) != len(urls):
             missing = [u for u in urls if u not in set(present)]
@@ -78,7 +77,7 @@ def _build_folder_shards(path: str) -> list[str]:
                 f"(first: {missing[0]}); the build is incomplete: re-run `avprep build` to resume"
             )
         return urls
-    return _list_tars(storage.join(path, SHARDS_DIR))
+    return _list_tars(layout.shards_dir)
 
 
 def _list_tars(path: str) -> list[str]:
@@ -88,8 +87,7 @@ def _list_tars(path: str) -> list[str]:
 def _match(pattern: str) -> list[str]:
     """Paths matching a glob: absolute when local, so none reads as ``pipe:`` or a URL."""
     if storage.is_remote(pattern):
-        fs, p = storage._fs(pattern)
-        return sorted(fs.unstrip_protocol(m) for m in fs.glob(p))
+        return storage.glob(pattern)
     return sorted(os.path.abspath(m) for m in glob.glob(pattern))
 
 

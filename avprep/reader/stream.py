@@ -171,18 +171,6 @@ class StreamConfig:
     skip: int = 0  # resume: leading post-shuffle samples of this reader already consumed
 
 
-def iter_view_items(
-    slot: ReaderSlot,
-    view: View,
-    sample_filter: SampleFilter,
-    config: StreamConfig,
-    opener: Callable[[str], Iterable[tuple[str, dict[str, bytes]]]] = iter_shard_samples,
-) -> Iterator[Item]:
-    """The items one reader yields for one epoch (module docstring for order and resume)."""
-    samples = sample_filter.apply(iter_slot_samples(slot, opener))
-    return view_items(samples, slot.reader, view, config)
-
-
 def view_items(
     samples: Iterable[ShardSample], reader: int, view: View, config: StreamConfig
 ) -> Iterator[Item]:

@@ -110,7 +110,7 @@ class View(ABC):
             elif name.startswith("meta:"):
                 if name[5:] not in (sample.meta.get("audio_features") or {}):
                     raise sample.missing(name[5:])
-            elif f"{name}.npy" not in sample.fields:
+            elif not sample.has_array(name):
                 raise sample.missing(name)
 
 

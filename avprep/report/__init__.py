@@ -15,14 +15,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import avprep
 from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.report.manifest_stats import (
     SPEAKER_TABLE_MAX,
     ManifestStats,
@@ -34,7 +33,6 @@ from avprep.report.sampling import SampledStats, choose_samples, sample_shards
 log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLES = 12
-REPORT_NAME = "report.html"
 
 
 @dataclass
@@ -146,7 +144,7 @@ def render_report(
     from avprep.report.page import render_page
 
     t0 = time.perf_counter()
-    info_path = storage.join(build_dir, "build.json")
+    info_path = BuildLayout(build_dir).build_info
     if not storage.exists(info_path):
         raise FileNotFoundError(
             f"{info_path} not found: not a finished avprep build (run `avprep build` first)"
@@ -177,21 +175,6 @@ def render_report(
     return render_page(context), context
 
 
-def _write_text(path: str, text: str) -> None:
-    """Write atomically (a temp name, then a rename) locally; through fsspec elsewhere."""
-    data = text.encode("utf-8")
-    if storage.is_remote(path):
-        fs, p = storage._fs(path)
-        with fs.open(p, "wb") as f:
-            f.write(data)
-        return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def write_report(
     build_dir: str,
     out: str | None = None,
@@ -202,8 +185,8 @@ def write_report(
     """Render the report of ``build_dir`` and write it (default ``BUILD/report.html``)."""
     t0 = time.perf_counter()
     html, ctx = render_report(build_dir, samples, seed, mean_face_clips)
-    path = out or storage.join(build_dir, REPORT_NAME)
-    _write_text(path, html)
+    path = out or BuildLayout(build_dir).report
+    storage.write_text(path, html)
     sampled: SampledStats = ctx["sampled"]
     return ReportResult(
         path,
@@ -215,4 +198,4 @@ def write_report(
     )
 
 
-__all__ = ["DEFAULT_SAMPLES", "REPORT_NAME", "ReportResult", "render_report", "write_report"]
+__all__ = ["DEFAULT_SAMPLES", "ReportResult", "render_report", "write_report"]

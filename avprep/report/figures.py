@@ -220,7 +220,7 @@ def confidence_png(confidence: np.ndarray) -> bytes:
 def clean_tracks(sample: ShardSample) -> list[str]:
     """Feature tracks of the clean audio, in the order the build stored them."""
     entries = sample.meta.get("audio_features") or {}
-    return [n for n, e in entries.items() if e.get("noise_db") is None and sample.has(f"{n}.npy")]
+    return [n for n, e in entries.items() if e.get("noise_db") is None and sample.has_array(n)]
 
 
 def noise_copies(sample: ShardSample, track: str) -> list[str]:
@@ -229,7 +229,7 @@ def noise_copies(sample: ShardSample, track: str) -> list[str]:
         (float(e["noise_db"]), n)
         for n, e in entries.items()
         if e.get("noise_db") is not None
-        and sample.has(f"{n}.npy")
+        and sample.has_array(n)
         and (e.get("source_feature") or (e.get("config") or {}).get("name")) == track
     ]
     return [n for _, n in sorted(found, reverse=True)]  # cleanest copy first

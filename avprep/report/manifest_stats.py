@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.phonetics.phoneset import PHONES
 from avprep.phonetics.visemes import VISEMES, phone_id_to_viseme_id
 
@@ -114,7 +115,7 @@ def _group_yields(groups: pa.ChunkedArray, ok: pa.ChunkedArray, reasons: pa.Chun
 
 def read_manifest(build_dir: str) -> pa.Table:
     """The report's columns of ``BUILD/manifest.parquet`` (absent ones are skipped)."""
-    path = storage.join(build_dir, "manifest.parquet")
+    path = BuildLayout(build_dir).manifest
     if not storage.exists(path):
         raise FileNotFoundError(
             f"{path} not found: not a finished avprep build (run `avprep build` first)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from avprep import storage
+from avprep.build_layout import BuildLayout
 from avprep.reader import ShardSample, iter_shard_samples
 from avprep.reader.sample import field_hint
 
@@ -140,7 +140,7 @@ def _has_crops(s: ShardSample) -> bool:
 
 def _landmarks_at(s: ShardSample, stream: str, idx: list[int]) -> np.ndarray | None:
     name = LANDMARKS[stream]
-    if not s.has(f"{name}.npy"):
+    if not s.has_array(name):
         return None
     lm = s.array(name)
     return lm[idx] if lm.ndim == 3 and len(lm) >= max(idx) + 1 else None
@@ -154,7 +154,7 @@ def _use_sample(stats: SampledStats, s: ShardSample, drawn: bool, mean_face_clip
         stats.good_frame_fraction.append(float(face["good_frames"]) / s.n_frames)
     if face.get("pose_limits"):
         stats.pose_limits = {k: float(v) for k, v in face["pose_limits"].items()}
-    if s.has("pose.npy"):
+    if s.has_array("pose"):
         pose = s.array("pose")
         if pose.ndim == 2 and pose.shape[1] == 3:
             stats.poses.append(pose[np.isfinite(pose).all(axis=1)].astype(np.float32))
@@ -176,7 +176,7 @@ def _use_sample(stats: SampledStats, s: ShardSample, drawn: bool, mean_face_clip
         idx = list(_three(s.n_frames))
         frames = {st: s.frames(st, idx) for st in SHEET_STREAMS}
         lms = {st: lm for st in SHEET_STREAMS if (lm := _landmarks_at(s, st, idx)) is not None}
-        ok = s.array("face_ok")[idx] if s.has("face_ok.npy") else np.ones(len(idx), bool)
+        ok = s.array("face_ok")[idx] if s.has_array("face_ok") else np.ones(len(idx), bool)
         stats.sheet.append(SheetRow(s.key, _caption(s), tuple(idx), frames, lms, ok))
     if stats.mean_face.clips < mean_face_clips:
         k = min(MEAN_FACE_FRAMES, s.n_frames)
@@ -192,7 +192,7 @@ def sample_shards(
     """Read the shards of the drawn clips (in name order) and collect :class:`SampledStats`."""
     stats = SampledStats(n_requested)
     for shard in sorted(chosen):
-        url = storage.join(build_dir, "shards", shard)
+        url = BuildLayout(build_dir).shard(shard)
         stats.shards_read.append(shard)
         try:
             for key, fields in iter_shard_samples(url):

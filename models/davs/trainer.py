@@ -135,10 +135,11 @@ def person_classes_from_builds(data: Iterable[str]) -> int:
     import pyarrow.parquet as pq
 
     from avprep import storage
+    from avprep.build_layout import BuildLayout
 
     top = -1
     for build in data:
-        path = storage.join(str(build), "manifest.parquet")
+        path = BuildLayout(str(build)).manifest
         if not storage.exists(path):
             continue
         with storage.open_binary(path) as f:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from avprep import storage
+from avprep.build_layout import BuildLayout
 
 
 class BuildCheckError(ValueError):
@@ -24,7 +25,7 @@ def read_build_info(source: str) -> dict[str, Any] | None:
     """``build.json`` of a build folder (with ``"path"`` added), or None for other sources."""
     if any(c in source for c in "*?[{") or source.startswith("pipe:"):
         return None
-    path = storage.join(source, "build.json")
+    path = BuildLayout(source).build_info
     try:
         if not storage.exists(path):
             return None

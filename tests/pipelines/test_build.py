@@ -22,7 +22,8 @@ from avprep.cli import main
 from avprep.demo import write_talking_clip
 from avprep.schema import validate_sample_meta
 from avprep.shards import iter_shard
-from pipelines.build import BuildMismatchError, run_build
+from pipelines.build import run_build
+from pipelines.build_steps import BuildMismatchError
 
 # the spine's own behaviour, without the model-backed stages (tested in their own files)
 SPINE = ["--face-backend", "none", "--features", "none", "--aligner", "none"]

@@ -24,11 +24,11 @@ import pytest
 from click.testing import CliRunner
 
 from avprep.build_config import BuildConfig
+from avprep.build_layout import WORKER_TOKEN as TOKEN_FILE
 from avprep.cli import main
 from pipelines.build import run_build
 from pipelines.build_folder import OutFolderError
 from pipelines.runners import (
-    TOKEN_FILE,
     WorkersCannotSeeOutError,
     check_dask_workers,
     check_worker_token,

@@ -15,9 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from avprep.build_config import BuildConfig
+from avprep.build_layout import LOCK as LOCK_FILE
 from avprep.cli import main
 from pipelines.build import run_build
-from pipelines.build_folder import LOCK_FILE, BuildLockedError, OutFolderError
+from pipelines.build_folder import BuildLockedError, OutFolderError
 
 SPINE = ["--face-backend", "none", "--features", "none", "--aligner", "none", "--no-progress"]
 

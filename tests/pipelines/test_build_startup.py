@@ -8,7 +8,8 @@ import pytest
 from avprep.build_config import BuildConfig
 from avprep.face import backends
 from avprep.samples import ClipProcessor
-from pipelines.build import SetupError, run_build
+from pipelines.build import run_build
+from pipelines.build_steps import SetupError
 
 
 @pytest.fixture

@@ -13,11 +13,15 @@ from avprep.reader import (
     StreamConfig,
     View,
     epoch_shards,
-    iter_view_items,
     reader_slot,
 )
-from avprep.reader.stream import shuffle_buffer
+from avprep.reader.stream import iter_slot_samples, shuffle_buffer, view_items
 from tests.reader.reader_fixtures import synthetic_keys
+
+
+def iter_view_items(slot, view, sample_filter, config):
+    """One reader's items for one epoch, composed as ``models.data``'s dataset composes them."""
+    return view_items(sample_filter.apply(iter_slot_samples(slot)), slot.reader, view, config)
 
 
 class KeyView(View):

@@ -223,7 +223,7 @@ def test_a_damaged_shard_is_listed_not_fatal(demo_build, tmp_path):
 
 def test_hook_logs_a_report_error_and_the_build_goes_on(monkeypatch, tmp_path, caplog):
     import avprep.report
-    from pipelines.build import write_build_report
+    from pipelines.build_steps import write_build_report
 
     def boom(out):
         raise RuntimeError("disk on fire")
