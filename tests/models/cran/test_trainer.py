@@ -16,10 +16,10 @@ import torch
 
 from models.cran.build import check_build
 from models.cran.config import CranTrainConfig
-from models.cran.perceptual import VggFaceWeightsError
 from models.cran.trainer import CranCaeGanTrainer, CranCaeTrainer, CranRaeTrainer
 from models.methods import load, method, trainer_class
 from models.training import TrainContext
+from models.training.perceptual import VggFaceWeightsError
 
 CPU = TrainContext(device=torch.device("cpu"))
 
