@@ -313,8 +313,11 @@ def test_stages_on_cuda_with_bf16_autocast(tmp_path):
     assert np.isfinite(out["loss"])
     torch.save({"modules": {"vae": vae_tr.modules["vae"].state_dict()},
                 "extra_state": vae_tr.extra_state()}, tmp_path / "vae.pt")  # fmt: skip
+    _vgg_file(tmp_path / "vgg_face_dag.pth")  # the perceptual loss at 224x224 under bf16
     cfg = DvaeTrainConfig(stage="gan", seq_len=4, vae_checkpoint=str(tmp_path / "vae.pt"),
-                          landmark_weight=0.0)  # fmt: skip
+                          landmark_weight=0.0, perceptual=True,
+                          vgg_face_weights=str(tmp_path / "vgg_face_dag.pth"),
+                          perceptual_layers=("relu1_2", "relu2_2"))  # fmt: skip
     gan = GanTrainer(cfg, ctx)
     fb = {k: v.to(dev) for k, v in _gan_batch(b=2, L=4, side=256).items()}
     fb["segments"] = torch.randn(2, 4, 20, 200, device=dev)
@@ -322,6 +325,7 @@ def test_stages_on_cuda_with_bf16_autocast(tmp_path):
     fb["viseme_ids"] = fb["viseme_ids"].clamp(max=20)
     out = gan.train_step(fb, 0)
     assert np.isfinite(out["g_loss"]) and np.isfinite(out["d_loss"])
+    assert np.isfinite(out["g_perceptual"]) and out["g_perceptual"] > 0
 
 
 # ----------------------------------------------------------------------------- perceptual
