@@ -6,8 +6,9 @@
 - ``landmarks``: the mouth-landmark regressor the landmark loss and LMD need on generated
   frames, trained on the shards' ``landmarks_crop256`` (the paper ran FAN [3] instead).
 - ``gan`` (stage 2, Sec. 3.2-3.4): the auto-regressive U-Net generator conditioned on z_c of
-  the frozen stage-1 VAE, against D_frame (with its viseme head) and D_video, WGAN-GP; the
-  validation reports LMD on clean audio and each noise level side by side (Table 1).
+  the frozen stage-1 VAE, against D_frame (with its viseme head) and D_video, WGAN-GP, plus
+  the VGG-Face perceptual loss when the user supplies its weights (models.training.perceptual);
+  the validation reports LMD on clean audio and each noise level side by side (Table 1).
 
 Checkpoints from an earlier stage are read with :func:`load_checkpoint` (``modules`` and the
 trainer's extra state: the spectrogram normalisation and the sequence table).
