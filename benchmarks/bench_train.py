@@ -10,18 +10,22 @@ spends in ``next(batch)``: near 0 means the loader keeps up, near 1 means the tr
 
     python benchmarks/bench_train.py [--data BUILD] [--device auto] [--batch-size N]
         [--workers N] [--steps 6] [--warmup 2] [--register MODULE[:FN]] [--set KEY=VALUE]
+        [--vgg-face-weights vgg_face_dag.pth]
 
 Defaults: CPU: batch 2, 2 workers (this machine has 2 cores); CUDA: the method's batch
 size, 8 workers. Without ``--data`` the bundled demo corpus is built under ``--work``.
 ``--register MODULE[:FUNCTION]`` imports a module (and calls FUNCTION) that registers more
 methods, e.g. ``--register tests.models.training.tiny_method:register_tiny``, the test
-method, to measure the core and the loader alone. Writes
+method, to measure the core and the loader alone.
+``--vgg-face-weights`` turns on the VGG-Face perceptual loss in every method whose config has
+one (CRAN's stages, DVAE's gan stage; ``models.training.perceptual``). Writes
 ``benchmarks/results/train.json`` (``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import platform
@@ -100,6 +104,10 @@ def main() -> None:
     ap.add_argument("--method", action="append", help="only these methods")
     ap.add_argument("--set", dest="sets", action="append", default=[])
     ap.add_argument("--note", default="", help="a sentence saved with the figures")
+    ap.add_argument(
+        "--vgg-face-weights",
+        help="the public vgg_face_dag.pth: add the perceptual loss where a method has one",
+    )
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train.json"))
     args = ap.parse_args()
     for target in args.register:
@@ -118,6 +126,8 @@ def main() -> None:
     names = args.method or sorted(methods.METHODS)
     for name in names:
         spec = methods.method(name)
+        fields = {f.name for f in dataclasses.fields(methods.load(spec.config))}
+        perceptual = bool(args.vgg_face_weights) and {"perceptual", "vgg_face_weights"} <= fields
         for stage in spec.stages:
             problems = check_builds(name, stage, data, ("train",))
             if problems:
@@ -125,6 +135,11 @@ def main() -> None:
                 print(f"{name}/{stage}: skipped ({problems[0]})")
                 continue
             sets = list(args.sets)
+            if perceptual:
+                sets += [
+                    "method.perceptual=true",
+                    f"method.vgg_face_weights={args.vgg_face_weights}",
+                ]
             needs = STAGE_INPUTS.get((name, stage), {})
             missing = [earlier for earlier in needs.values() if (name, earlier) not in runs]
             if missing:
@@ -175,6 +190,7 @@ def main() -> None:
         "steps": args.steps,
         "warmup": args.warmup,
         "registered": sorted(methods.METHODS),
+        "vgg_face_weights": args.vgg_face_weights,
         "results": results,
         "skipped": skipped,
     }

@@ -1,8 +1,9 @@
 """CRAN (Song et al. 2019): conditional recurrent adversarial network for talking faces.
 
 ``config`` (CranTrainConfig), ``view`` (torch-free items), ``networks`` (Tables 5-8),
-``losses`` (Eqs. 1-4), ``perceptual`` (VGG-Face), ``trainer`` (stages cae, cae_gan, rae),
-``build`` (what a build must hold). This file imports no torch, so the view loads without it.
+``losses`` (Eqs. 1-4), ``trainer`` (stages cae, cae_gan, rae), ``build`` (what a build must
+hold). The VGG-Face perceptual loss (Eq. 4) is shared with DVAE:
+:mod:`models.training.perceptual`. This file imports no torch, so the view loads without it.
 
 The paper's schedule (Sec. 4.2), on a phoneme-selected build::
 

@@ -126,10 +126,12 @@ class CranTrainer(MethodTrainer):
                 modules["discriminator"].parameters(), lr=cfg.lr, betas=betas
             )
         self.vgg = None
+        self.vgg_record: dict[str, Any] | None = None
         if cfg.perceptual:
-            from models.cran.perceptual import load_vgg_face
+            from models.training.perceptual import load_vgg_face, weights_record
 
             self.vgg = load_vgg_face(cfg.vgg_face_weights, cfg.perceptual_layers).to(ctx.device)
+            self.vgg_record = weights_record(cfg.vgg_face_weights)
         # The sample selection is the paper's point (Sec. 3.3): record exactly which one
         # this run reads (the core's --selection; its path is also in config.json).
         selection = run_selection(ctx)
@@ -220,7 +222,7 @@ class CranTrainer(MethodTrainer):
         loss = cfg.rec_weight * rec
         scalars = {"loss_rec": rec.item()}
         if self.vgg is not None:
-            from models.cran.perceptual import perceptual_loss
+            from models.training.perceptual import perceptual_loss
 
             with self.ctx.autocast():
                 per = perceptual_loss(self.vgg, fake, real)
@@ -314,7 +316,11 @@ class CranTrainer(MethodTrainer):
                 self.initialised_from.append(name)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"selection": self.selection, "initialised_from": list(self.initialised_from)}
+        return {
+            "selection": self.selection,
+            "initialised_from": list(self.initialised_from),
+            "vgg_face": self.vgg_record,
+        }
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         saved = state.get("selection")
@@ -325,6 +331,10 @@ class CranTrainer(MethodTrainer):
             )
         if saved and not self.selection:
             self.selection = saved
+        if "vgg_face" in state:  # (checkpoints from before the record have no key)
+            from models.training.perceptual import check_same_weights
+
+            check_same_weights(state["vgg_face"], self.vgg_record)
         self.initialised_from = list(state.get("initialised_from", []))
 
 

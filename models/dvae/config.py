@@ -92,6 +92,16 @@ class DvaeTrainConfig:
     landmark_weight: float = 100.0  # ours; landmarks in crop units (pixels / 256)
     viseme_weight: float = 1.0  # AC-GAN: auxiliary class loss at weight 1
     lr_landmarks: float = 1e-3  # ours (Adam)
+    # Perceptual loss (Sec. 3.3; the paper does not name the network): VGG-Face as in CRAN
+    # (models.training.perceptual), on only when the user supplies the public
+    # vgg_face_dag.pth. Weight (ours): CRAN's ratio to its L1 (1e-4 : 1) at DVAE's L1 weight
+    # 100. Frames are resized 256 -> perceptual_size (224: VGG-Face's training input, so its
+    # filters see faces at their scale) and shifted by VGG-Face's own RGB mean in 0..255.
+    perceptual: bool = False
+    perceptual_weight: float = 1e-2
+    vgg_face_weights: str | None = None
+    perceptual_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    perceptual_size: int | None = 224  # None: at the frames' own size
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -109,6 +119,9 @@ class DvaeTrainConfig:
         self.betas_gan = tuple(self.betas_gan)  # type: ignore[assignment]
         self.val_noise_db = tuple(float(x) for x in self.val_noise_db)  # type: ignore[assignment]
         self.d_video_channels = tuple(self.d_video_channels)  # type: ignore[assignment]
+        self.perceptual_layers = tuple(self.perceptual_layers)
+        if self.perceptual_weight < 0:
+            raise ValueError(f"perceptual_weight must be >= 0, not {self.perceptual_weight}")
 
 
 def check_build(info: dict, stage: str) -> list[str]:

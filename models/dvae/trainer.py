@@ -6,8 +6,9 @@
 - ``landmarks``: the mouth-landmark regressor the landmark loss and LMD need on generated
   frames, trained on the shards' ``landmarks_crop256`` (the paper ran FAN [3] instead).
 - ``gan`` (stage 2, Sec. 3.2-3.4): the auto-regressive U-Net generator conditioned on z_c of
-  the frozen stage-1 VAE, against D_frame (with its viseme head) and D_video, WGAN-GP; the
-  validation reports LMD on clean audio and each noise level side by side (Table 1).
+  the frozen stage-1 VAE, against D_frame (with its viseme head) and D_video, WGAN-GP, plus
+  the VGG-Face perceptual loss when the user supplies its weights (models.training.perceptual);
+  the validation reports LMD on clean audio and each noise level side by side (Table 1).
 
 Checkpoints from an earlier stage are read with :func:`load_checkpoint` (``modules`` and the
 trainer's extra state: the spectrogram normalisation and the sequence table).
@@ -45,6 +46,7 @@ from models.dvae.networks import (
 from models.dvae.normalize import SpectrogramStats, training_stats
 from models.dvae.view import DvaeConfig, DvaeFaces, DvaeSegments, noisy_key
 from models.training.method import MethodTrainer, SampleOutput, TrainContext
+from models.training.perceptual import check_same_weights, perceptual_loss
 
 
 def sequence_table(sources: Sequence[str], splits: Sequence[str] | None) -> dict[str, int]:
@@ -352,6 +354,16 @@ class GanTrainer(_DvaeStage):
             ),
             "critics": torch.optim.Adam(critic_params, lr=c.lr_gan, betas=c.betas_gan),
         }
+        # the frozen VGG-Face of the perceptual loss: not in ``modules`` (user-supplied
+        # weights are not part of the checkpoint), recorded by path and sha256 instead
+        self.vgg = None
+        self.vgg_record: dict[str, Any] | None = None
+        if c.perceptual:
+            from models.training.perceptual import load_vgg_face, weights_record
+
+            vgg = load_vgg_face(c.vgg_face_weights, c.perceptual_layers, c.perceptual_size)
+            self.vgg = vgg.to(dev)
+            self.vgg_record = weights_record(c.vgg_face_weights)
 
     def _load_vae(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("modules", {}).get("vae")
@@ -431,7 +443,16 @@ class GanTrainer(_DvaeStage):
         fake = fake.float()
         real_f, fake_f, z_f = frames.flatten(0, 1), fake.flatten(0, 1), z.flatten(0, 1)
 
-        # critics
+        # critics. Under DDP (critics wrapped) the gradient penalty's double backward is done
+        # the way PyTorch's DDP supports (pytorch/pytorch#63812, #47562): autograd.grad with
+        # create_graph=True w.r.t. the interpolated inputs only, so its out-of-place gradients
+        # never reach DDP's hooks on the parameters' gradient accumulators; then ONE backward
+        # of the whole critic loss, in which every critic parameter gets its full gradient
+        # (first-order terms + the penalty's double-backward path) in one accumulation, so
+        # DDP all-reduces each exactly once. Do not backward the penalty on its own (e.g.
+        # lazily every k steps): parameters with no path to dD/dx (a last bias, the viseme
+        # head) would get no gradient there and DDP would wait for them or mark them twice.
+        # tests/models/dvae/test_dvae_ddp.py checks that 2 ranks stay identical with it.
         self.modules["frame_critic"].requires_grad_(True)
         self.modules["video_critic"].requires_grad_(True)
         self.optimizers["critics"].zero_grad(set_to_none=True)
@@ -457,13 +478,16 @@ class GanTrainer(_DvaeStage):
         if not update_g:
             return out
 
-        # generator
-        self.modules["frame_critic"].requires_grad_(False)
-        self.modules["video_critic"].requires_grad_(False)
+        # generator: the critics are frozen constants here, so they run unwrapped (as CRAN's
+        # D): only G's gradients are to be synced, and a DDP forward whose parameters get no
+        # gradient would only add a buffer broadcast and hooks that never fire
+        Df_, Dv_ = self.modules["frame_critic"], self.modules["video_critic"]
+        Df_.requires_grad_(False)
+        Dv_.requires_grad_(False)
         self.optimizers["generator"].zero_grad(set_to_none=True)
         with self.ctx.autocast():
-            g_frame, cls_fake = Df(fake_f, z_f)
-            g_video = Dv(fake, z)
+            g_frame, cls_fake = Df_(fake_f, z_f)
+            g_video = Dv_(fake, z)
         adv = -g_frame.float().mean() - g_video.float().mean()
         g_cls = F.cross_entropy(cls_fake.float(), visemes)
         l1 = (fake - frames).abs().mean()
@@ -474,6 +498,11 @@ class GanTrainer(_DvaeStage):
             lm_loss = landmark_l2(lm_fake.float(), batch["mouth_landmarks"].float().flatten(0, 1))
             g_loss = g_loss + c.landmark_weight * lm_loss
             out["g_landmark"] = _f(lm_loss)
+        if self.vgg is not None:  # frozen VGG-Face; the real frames' features need no graph
+            with self.ctx.autocast():
+                per = perceptual_loss(self.vgg, fake_f, real_f)
+            g_loss = g_loss + c.perceptual_weight * per
+            out["g_perceptual"] = _f(per)
         g_loss.backward()
         self.optimizers["generator"].step()
         out.update(g_loss=_f(g_loss), g_adv=_f(adv), g_viseme_ce=_f(g_cls), g_l1=_f(l1))
@@ -540,9 +569,12 @@ class GanTrainer(_DvaeStage):
         return {
             "normalization": None if self.stats is None else self.stats.state(),
             "loaded": dict(self.loaded),
+            "vgg_face": self.vgg_record,
         }
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if state.get("normalization") is not None:
             self.stats = SpectrogramStats.from_state(state["normalization"])
         self.loaded.update(state.get("loaded") or {})
+        if "vgg_face" in state:  # (checkpoints from before the record have no key)
+            check_same_weights(state["vgg_face"], self.vgg_record)

@@ -16,10 +16,10 @@ import torch
 
 from models.cran.build import check_build
 from models.cran.config import CranTrainConfig
-from models.cran.perceptual import VggFaceWeightsError
 from models.cran.trainer import CranCaeGanTrainer, CranCaeTrainer, CranRaeTrainer
 from models.methods import load, method, trainer_class
 from models.training import TrainContext
+from models.training.perceptual import VggFaceWeightsError
 
 CPU = TrainContext(device=torch.device("cpu"))
 
@@ -239,6 +239,14 @@ def test_perceptual_loss_needs_weights_and_uses_them(tmp_path):
         s["loss_rec"] + 1e-4 * s["loss_perceptual"] + 1e-3 * s["loss_g_adv"], rel=1e-5
     )
     assert "vgg" not in tr.modules  # external weights are not part of the checkpoint
+    # ... but the run records them (path + sha256) and resumes only with the same file
+    saved = tr.extra_state()
+    assert saved["vgg_face"]["path"] == str(tmp_path / "vgg_face_dag.pth")
+    assert len(saved["vgg_face"]["sha256"]) == 64
+    tr.load_extra_state(saved)
+    other = dict(saved, vgg_face={"path": "old/vgg_face_dag.pth", "sha256": "0" * 64})
+    with pytest.raises(ValueError, match="same weights file"):
+        tr.load_extra_state(other)
 
 
 def test_run_records_its_selection(tmp_path):

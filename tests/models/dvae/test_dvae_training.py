@@ -313,8 +313,11 @@ def test_stages_on_cuda_with_bf16_autocast(tmp_path):
     assert np.isfinite(out["loss"])
     torch.save({"modules": {"vae": vae_tr.modules["vae"].state_dict()},
                 "extra_state": vae_tr.extra_state()}, tmp_path / "vae.pt")  # fmt: skip
+    _vgg_file(tmp_path / "vgg_face_dag.pth")  # the perceptual loss at 224x224 under bf16
     cfg = DvaeTrainConfig(stage="gan", seq_len=4, vae_checkpoint=str(tmp_path / "vae.pt"),
-                          landmark_weight=0.0)  # fmt: skip
+                          landmark_weight=0.0, perceptual=True,
+                          vgg_face_weights=str(tmp_path / "vgg_face_dag.pth"),
+                          perceptual_layers=("relu1_2", "relu2_2"))  # fmt: skip
     gan = GanTrainer(cfg, ctx)
     fb = {k: v.to(dev) for k, v in _gan_batch(b=2, L=4, side=256).items()}
     fb["segments"] = torch.randn(2, 4, 20, 200, device=dev)
@@ -322,3 +325,127 @@ def test_stages_on_cuda_with_bf16_autocast(tmp_path):
     fb["viseme_ids"] = fb["viseme_ids"].clamp(max=20)
     out = gan.train_step(fb, 0)
     assert np.isfinite(out["g_loss"]) and np.isfinite(out["d_loss"])
+    assert np.isfinite(out["g_perceptual"]) and out["g_perceptual"] > 0
+
+
+# ----------------------------------------------------------------------------- perceptual
+
+# the first two VGG-16 blocks of the public vgg_face_dag.pth layout (name, in, out)
+_VGG_CONVS = [("conv1_1", 3, 64), ("conv1_2", 64, 64), ("conv2_1", 64, 128), ("conv2_2", 128, 128)]
+
+
+def _vgg_file(path, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, cin, cout in _VGG_CONVS:
+        state[f"{name}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
+        state[f"{name}.bias"] = torch.randn(cout, generator=g) * 0.01
+    torch.save(state, path)
+    return state
+
+
+def _vgg_reference(state, x, size):
+    """relu1_2 and relu2_2 of a plain VGG-16 forward at ``size``x``size`` (bilinear,
+    antialiased), on 0..255 RGB minus VGG-Face's mean."""
+    import torch.nn.functional as F
+
+    from models.training.perceptual import VGG_FACE_MEAN_RGB
+
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    h = (x + 1) * 127.5 - torch.tensor(VGG_FACE_MEAN_RGB).view(1, 3, 1, 1)
+    feats = []
+    for name, _, _ in _VGG_CONVS:
+        h = F.relu(F.conv2d(h, state[f"{name}.weight"], state[f"{name}.bias"], padding=1))
+        if name.endswith("_2"):
+            feats.append(h)
+            h = F.max_pool2d(h, 2)
+    return feats
+
+
+def _perceptual_trainer(tmp_path, weights, weight=0.5):
+    base = _gan_trainer(tmp_path)
+    cfg = dataclasses.replace(
+        base.config, perceptual=True, vgg_face_weights=str(weights), perceptual_weight=weight,
+        perceptual_layers=("relu1_2", "relu2_2"), perceptual_size=24,
+        vae_checkpoint=str(tmp_path / "vae_run"),
+    )  # fmt: skip
+    return GanTrainer(cfg, TrainContext(device=CPU))
+
+
+def test_gan_perceptual_term_is_weighted_vgg_face_loss_on_g_only(tmp_path, monkeypatch):
+    import models.dvae.trainer as dvae_trainer
+
+    torch.manual_seed(0)
+    state = _vgg_file(tmp_path / "vgg_face_dag.pth")
+    tr = _perceptual_trainer(tmp_path, tmp_path / "vgg_face_dag.pth", weight=0.5)
+    assert "vgg" not in tr.modules  # the user's weights are not part of the checkpoint
+    seen = {}
+    real_loss = dvae_trainer.perceptual_loss
+
+    def spy(vgg, generated, target):
+        value = real_loss(vgg, generated, target)
+        gen_params = list(tr.modules["generator"].parameters())
+        grads = torch.autograd.grad(value, gen_params, retain_graph=True)
+        seen.update(
+            generated=generated.detach().clone(), target=target.detach().clone(), value=value,
+            g_grad=sum(float(g.abs().sum()) for g in grads),
+            target_grad=target.requires_grad, generated_grad=generated.requires_grad,
+            frozen=[p.requires_grad for n in ("frame_critic", "video_critic", "vae", "landmarks")
+                    for p in tr.modules[n].parameters()] + [p.requires_grad
+                                                            for p in vgg.parameters()],
+        )  # fmt: skip
+        return value
+
+    monkeypatch.setattr(dvae_trainer, "perceptual_loss", spy)
+    vgg_before = [p.detach().clone() for p in tr.vgg.parameters()]
+    batch = _gan_batch()
+    out = tr.train_step(batch, 0)
+    # the value is the VGG-Face loss of the generated vs the real frames, by hand
+    ref_g = _vgg_reference(state, seen["generated"], 24)
+    ref_t = _vgg_reference(state, seen["target"], 24)
+    expected = sum(float((a - b).abs().mean()) for a, b in zip(ref_g, ref_t, strict=True))
+    assert out["g_perceptual"] == pytest.approx(expected, rel=1e-4)
+    real = batch["frames"].flatten(0, 1).movedim(-1, 1).float() / 127.5 - 1
+    torch.testing.assert_close(seen["target"], real)
+    # ... and enters G's loss times its weight
+    rest = out["g_adv"] + out["g_viseme_ce"] + 100 * out["g_l1"] + 100 * out["g_landmark"]
+    assert out["g_loss"] == pytest.approx(rest + 0.5 * expected, rel=1e-5)
+    # gradients reach G only: generated frames carry a graph, targets, critics, VAE,
+    # regressor and VGG-Face do not
+    assert seen["generated_grad"] and not seen["target_grad"] and seen["g_grad"] > 0
+    assert not any(seen["frozen"])
+    assert all(p.grad is None for p in tr.vgg.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(tr.vgg.parameters(), vgg_before, strict=True))
+    assert "g_perceptual" not in tr.train_step(batch, 1)  # critic-only step
+
+
+def test_gan_perceptual_needs_its_weights_file(tmp_path):
+    from models.training.perceptual import VggFaceWeightsError
+
+    base = _gan_trainer(tmp_path)
+    assert base.vgg is None and base.extra_state()["vgg_face"] is None  # off by default
+    on = dataclasses.replace(base.config, perceptual=True, vae_checkpoint=str(tmp_path / "vae_run"))
+    with pytest.raises(VggFaceWeightsError, match="vgg_face_dag.pth"):
+        GanTrainer(on, TrainContext(device=CPU))
+    missing = dataclasses.replace(on, vgg_face_weights=str(tmp_path / "nowhere/vgg_face_dag.pth"))
+    with pytest.raises(VggFaceWeightsError, match="nowhere"):
+        GanTrainer(missing, TrainContext(device=CPU))
+
+
+def test_gan_resume_refuses_other_vgg_face_weights(tmp_path):
+    import hashlib
+
+    _vgg_file(tmp_path / "a.pth", seed=0)
+    _vgg_file(tmp_path / "b.pth", seed=1)
+    tr = _perceptual_trainer(tmp_path, tmp_path / "a.pth")
+    saved = tr.extra_state()
+    digest = hashlib.sha256((tmp_path / "a.pth").read_bytes()).hexdigest()
+    assert saved["vgg_face"] == {"path": str(tmp_path / "a.pth"), "sha256": digest}
+    _perceptual_trainer(tmp_path, tmp_path / "a.pth").load_extra_state(saved)  # same file: ok
+    with pytest.raises(ValueError, match="same weights"):
+        _perceptual_trainer(tmp_path, tmp_path / "b.pth").load_extra_state(saved)
+    off = GanTrainer(dataclasses.replace(tr.config, perceptual=False), TrainContext(device=CPU))
+    with pytest.raises(ValueError, match="same weights"):
+        off.load_extra_state(saved)
+    with pytest.raises(ValueError, match="without the perceptual loss"):
+        tr.load_extra_state(off.extra_state())

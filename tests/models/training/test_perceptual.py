@@ -1,6 +1,7 @@
-"""VGG-Face loading from a weights file the test makes in the public conversion's layout
-(``vgg_face_dag.pth``: conv1_1.weight ... with VGG-16 shapes), features checked against an
-independent forward written here, and the clear errors without the file."""
+"""VGG-Face (models.training.perceptual, shared by CRAN and DVAE) loading from a weights file
+the test makes in the public conversion's layout (``vgg_face_dag.pth``: conv1_1.weight ...
+with VGG-16 shapes), features checked against an independent forward written here, the
+resize to ``input_size``, the run's weights record, and the clear errors without the file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.cran.perceptual import (
+from models.training.perceptual import (
     VGG_FACE_MEAN_RGB,
     VggFaceWeightsError,
     load_vgg_face,
@@ -101,3 +102,36 @@ def test_wrong_layout_is_refused(tmp_path, weights_file):
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(VggFaceWeightsError, match="cannot read"):
         load_vgg_face(tmp_path / "junk.pth", LAYERS)
+
+
+def test_input_size_resizes_before_the_mean(weights_file):
+    path, state = weights_file
+    vgg = load_vgg_face(path, LAYERS, input_size=24)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        ours = vgg(x)
+    resized = F.interpolate(x, size=(24, 24), mode="bilinear", align_corners=False, antialias=True)
+    assert [tuple(f.shape) for f in ours] == [(2, 64, 24, 24), (2, 128, 12, 12), (2, 256, 6, 6)]
+    for a, b in zip(ours, reference_features(state, resized), strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="input_size"):
+        load_vgg_face(path, LAYERS, input_size=0)
+
+
+def test_weights_record_and_resume_check(tmp_path, weights_file):
+    import hashlib
+
+    from models.training.perceptual import check_same_weights, weights_record
+
+    path, _ = weights_file
+    rec = weights_record(path)
+    assert rec == {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    check_same_weights(rec, dict(rec, path="elsewhere/vgg_face_dag.pth"))  # same bytes: fine
+    check_same_weights(None, None)
+    (tmp_path / "other.pth").write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="same weights file"):
+        check_same_weights(rec, weights_record(tmp_path / "other.pth"))
+    with pytest.raises(ValueError, match="same weights file"):
+        check_same_weights(rec, None)
+    with pytest.raises(ValueError, match="without the perceptual loss"):
+        check_same_weights(None, rec)
