@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from avprep.clips import ClipRejected, ClipWork
-from avprep.phonetics.aligner import AlignRequest, PhoneAligner, make_aligner
+from avprep.phonetics.aligner import AlignRequest, PhoneAligner
+from avprep.phonetics.aligner_backends import make_aligner
 from avprep.phonetics.alignment import (
     Alignment,
     Interval,

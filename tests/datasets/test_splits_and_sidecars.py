@@ -9,7 +9,7 @@ from collections import Counter
 import corpora
 import pytest
 
-from avprep.datasets.base import DiscoverOptions, get_adapter
+from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.datasets.cremad import ACTORS, CREMAD_SPLIT
 from avprep.datasets.grid import GRID_SPEAKERS, GRID_SPLIT
 from avprep.datasets.splits import SplitOverrides, speaker_order, speaker_split
