@@ -70,4 +70,3 @@ REGISTRY: dict[str, type[DatasetAdapter]] = {}
 def register(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
     REGISTRY[cls.name] = cls
     return cls
-

@@ -97,4 +97,3 @@ def align_each(aligner: PhoneAligner, requests: Sequence[AlignRequest]) -> list:
         except ClipRejected as e:
             out.append(e)
     return out
-
