@@ -64,6 +64,7 @@ from avprep.face.tracking import (
     smooth_runs,
     track_speaker,
 )
+from avprep.stages import Stage
 
 REJECT_REASON = {
     MISSING: "no_face",
@@ -111,8 +112,8 @@ def _templates_meta(cfg: FaceConfig) -> dict[str, dict]:
     }
 
 
-class FaceStage:
-    """Stage protocol implementation; see the module docstring for what it writes."""
+class FaceStage(Stage):
+    """The face stage; see the module docstring for what it writes."""
 
     name = "face"
 
