@@ -9,7 +9,8 @@ import av
 import corpora
 import pytest
 
-from avprep.datasets.base import REGISTRY, DiscoverOptions, EmptyCorpusError, get_adapter
+from avprep.datasets import REGISTRY, DiscoverOptions, get_adapter
+from avprep.datasets.base import EmptyCorpusError
 from avprep.keys import is_safe_key
 
 NAMES = list(corpora.CORPORA)
