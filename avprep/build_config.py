@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from avprep.face.registry import NO_FACE, get_face_backend
 from avprep.media import DecodeConfig
 
 
@@ -24,7 +25,7 @@ class BuildConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     frame_side: int = 256  # longer side of stored full frames when no face stage runs
     jpeg_quality: int = 90
-    face_backend: str = "none"  # "none" | "dlib" | "fan"
+    face_backend: str = NO_FACE  # NO_FACE or a name in avprep.face.registry.FACE_BACKENDS
     face_options: dict[str, Any] = field(default_factory=dict)
     features: tuple[str, ...] = ()
     feature_configs: Any = None  # parsed JSON of --feature-config (user feature configs)
@@ -41,6 +42,10 @@ class BuildConfig:
     speakers: tuple[str, ...] = ()
     transcripts: str | None = None
     discover_options: dict[str, str] = field(default_factory=dict)  # adapter extras
+
+    def __post_init__(self) -> None:
+        if self.face_backend != NO_FACE:
+            get_face_backend(self.face_backend)  # unknown: ValueError listing the registry
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

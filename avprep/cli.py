@@ -9,6 +9,8 @@ import sys
 import click
 
 import avprep
+from avprep.face.registry import DEFAULT_FACE_BACKEND, FACE_BACKENDS, NO_FACE
+from avprep.face.registry import help_text as face_backends_help
 from avprep.paths import default_build_dir
 
 
@@ -140,11 +142,11 @@ def _csv(value: str | None) -> tuple[str, ...]:
 )
 @click.option(
     "--face-backend",
-    type=click.Choice(["none", "dlib", "fan"]),
-    default="dlib",
+    type=click.Choice([NO_FACE, *FACE_BACKENDS]),
+    default=DEFAULT_FACE_BACKEND,
     show_default=True,
-    help="Face landmarks: dlib (offline default), fan (face-alignment; needs its weights in "
-    "$TORCH_HOME/hub/checkpoints), or none (store downscaled full frames, no crops).",
+    help=f"Face landmarks: {face_backends_help()}, or {NO_FACE} (store downscaled full frames, "
+    "no crops).",
 )
 @click.option(
     "--face-device",
@@ -970,7 +972,10 @@ def eval_movement_cmd(real: str, generated: str, json_path: str, no_progress: bo
 @click.argument("real")
 @click.argument("generated")
 @click.option(
-    "--face-backend", type=click.Choice(["dlib", "fan"]), default="dlib", show_default=True
+    "--face-backend",
+    type=click.Choice(list(FACE_BACKENDS)),
+    default=DEFAULT_FACE_BACKEND,
+    show_default=True,
 )
 @click.option("--fan-weights", help="FAN 2D weights file (default: $TORCH_HOME/hub/checkpoints).")
 @_device_option
@@ -1137,7 +1142,10 @@ def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) 
 @click.option("--no-finetune", is_flag=True, help="DAVS: skip the per-photo fine-tuning.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
-    "--face-backend", type=click.Choice(["dlib", "fan"]), default="dlib", show_default=True
+    "--face-backend",
+    type=click.Choice(list(FACE_BACKENDS)),
+    default=DEFAULT_FACE_BACKEND,
+    show_default=True,
 )
 @click.option(
     "--max-seconds",

@@ -14,13 +14,27 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class ClipError:
+    """Why a clip cannot become a sample, as data: ``reason`` is the short code the
+    manifest's ``reason`` column holds (``no_audio``, ``bad_metadata`` ...), ``detail`` is
+    for humans. Carried by :class:`ClipRef` (found at discovery) and by
+    :class:`ClipRejected` (found while processing)."""
+
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+@dataclass(frozen=True)
 class ClipRef:
     """What a dataset adapter knows about one clip before any media is read.
 
     ``key`` is stable and unique across the corpus and safe as a tar member
     stem (see :func:`avprep.keys.clip_key`). ``error`` is set by an adapter
     when the clip's own metadata is malformed: the clip is then rejected with
-    that reason instead of being decoded, so it is still accounted for.
+    that reason and detail instead of being decoded, so it is still accounted for.
     """
 
     key: str
@@ -33,7 +47,7 @@ class ClipRef:
     labels: dict[str, Any] = field(default_factory=dict)
     kind: str = "clip"  # "clip" (video + audio) or "identity" (face images)
     images: tuple[str, ...] = ()  # for kind == "identity"
-    error: str | None = None  # "reason: detail" from discovery, see ClipRejected
+    error: ClipError | None = None  # found at discovery: the clip is rejected undecoded
 
     def __hash__(self) -> int:  # labels is a dict; the key is unique by contract
         return hash(self.key)
@@ -47,6 +61,14 @@ class ClipRejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+    @property
+    def error(self) -> ClipError:
+        return ClipError(self.reason, self.detail)
+
+    @classmethod
+    def of(cls, error: ClipError) -> ClipRejected:
+        return cls(error.reason, error.detail)
 
 
 @dataclass

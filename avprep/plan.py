@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.shards import ShardFormatError, check_split, shard_name
 
 
@@ -52,4 +52,6 @@ def ref_to_json(ref: ClipRef) -> str:
 def ref_from_json(line: str) -> ClipRef:
     d = json.loads(line)
     d["images"] = tuple(d.get("images") or ())
+    if d.get("error") is not None:  # {"reason": ..., "detail": ...}
+        d["error"] = ClipError(**d["error"])
     return ClipRef(**d)

@@ -1,10 +1,13 @@
 """Turn one ClipRef into a shard sample and a manifest row (decode -> stages -> encode).
 
-This is the whole per-clip work of ``avprep build`` as a plain class, so it is
-tested without Beam and reused by any runner. A clip either yields a sample and
-an ``ok`` row, or a ``rejected`` row whose reason says what to fix; an
-unexpected exception in a stage is also caught and recorded (``stage_error``),
-so one bad clip never stops a build.
+This is the whole per-clip work of ``avprep build`` as plain classes, so it is
+tested without Beam and reused by any runner. :class:`ClipProcessor` takes every
+item of a build and hands it to the processor of its kind: :class:`VideoClipProcessor`
+(video + audio, batching stages held back for a batch) or
+:class:`IdentityPhotoProcessor` (a folder of photos, each on its own). An item either
+yields a sample and an ``ok`` row, or a ``rejected`` row whose reason says what to
+fix (a :class:`~avprep.clips.ClipError`); an unexpected exception in a stage is also
+caught and recorded (``stage_error``), so one bad clip never stops a build.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import logging
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import av
 import cv2
@@ -26,8 +30,9 @@ import avprep
 from avprep import sample_format as fmt
 from avprep import storage
 from avprep.build_config import BuildConfig
-from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.clips import ClipError, ClipRef, ClipRejected, ClipWork, DecodedMedia
 from avprep.datasets.transcripts import check_transcript
+from avprep.face.registry import NO_FACE
 from avprep.keys import printable, printable_values
 from avprep.media import decode_clip
 from avprep.pcm import quantize_pcm16, to_pcm16
@@ -37,7 +42,7 @@ from avprep.stages import Stage
 log = logging.getLogger(__name__)
 
 
-class FullFramesStage:
+class FullFramesStage(Stage):
     """Stores downscaled full frames as JPEG members (``f00000.jpg`` ...) when no
     face stage runs, so a build without faces still carries the video."""
 
@@ -78,7 +83,7 @@ def make_identity_stages(config: BuildConfig) -> list[Stage]:
     """Stages for identity samples (folders of independent photos): each image is processed
     on its own, so the face stage detects in every image (no tracking across photos) and
     stores one JPEG per image."""
-    if config.face_backend == "none":
+    if config.face_backend == NO_FACE:
         return [FullFramesStage(config.frame_side, config.jpeg_quality)]
     from avprep.face.stage import FaceConfig, FaceStage
 
@@ -89,7 +94,7 @@ def make_identity_stages(config: BuildConfig) -> list[Stage]:
 def make_stages(config: BuildConfig) -> list[Stage]:
     """The stages a build runs, in order: face (or full frames), audio features, phonetics."""
     stages: list[Stage] = []
-    if config.face_backend != "none":
+    if config.face_backend != NO_FACE:
         from avprep.face.stage import FaceConfig, FaceStage
 
         stages.append(FaceStage(FaceConfig(backend=config.face_backend, **config.face_options)))
@@ -150,212 +155,60 @@ def _relsource(path: str | None, root: str | None) -> str | None:
     return path
 
 
-class ClipProcessor:
-    """Runs decode and every stage on one clip. ``setup`` loads models once."""
+class ItemProcessor:
+    """Decode, stages and encode for one kind of item (``ClipRef.kind``): the flow shared by
+    video clips and identity photo folders, each kind's own steps in its subclass. ``setup``
+    loads the stages' models once."""
 
-    def __init__(self, config: BuildConfig, stages: list[Stage] | None = None) -> None:
+    kind: ClassVar[str]
+
+    def __init__(self, config: BuildConfig, stages: list[Stage]) -> None:
         self.config = config
-        self.stages = stages if stages is not None else make_stages(config)
-        self.identity_stages = make_identity_stages(config) if stages is None else []
-        self._versions: dict[str, str] | None = None
+        self.stages = stages
 
     def setup(self) -> None:
-        for stage in [*self.stages, *self.identity_stages]:
+        for stage in self.stages:
             stage.setup()
 
     def preflight(self) -> None:
-        """Fail now on what ``setup`` would fail on in every worker (a missing model file or
-        tool), loading no more than that takes: a stage with a ``preflight`` method checks
-        its files without loading models (the workers load them); others run ``setup``."""
-        for stage in [*self.stages, *self.identity_stages]:
-            getattr(stage, "preflight", stage.setup)()
+        for stage in self.stages:
+            stage.preflight()
 
-    def versions(self) -> dict[str, str]:
-        if self._versions is None:
-            v = {
-                "avprep": avprep.__version__,
-                "numpy": np.__version__,
-                "pyav": av.__version__,
-                "ffmpeg": ".".join(str(x) for x in av.library_versions["libavcodec"]),
-                "soundfile": sf.__version__,
-                "libsndfile": sf.__libsndfile_version__,
-            }
-            for stage in self.stages:
-                v.update(stage.versions())
-            self._versions = v
-        return self._versions
-
-    def process(self, ref: ClipRef) -> tuple[dict[str, Any], dict[str, bytes] | None]:
-        """Returns ``(manifest_row, sample_fields)``; fields is None for a rejection."""
-        return next(iter(self.process_many([ref], batch_size=1)))
-
-    def process_many(
-        self, refs: list[ClipRef], batch_size: int = 1
-    ) -> Iterator[tuple[dict[str, Any], dict[str, bytes] | None]]:
-        """``process`` for each ref, in order. Stages that offer ``process_batch`` (the MFA
-        aligner: one ``mfa`` process per batch, not per clip) get ``batch_size`` clips at a
-        time; every other stage still sees one clip at a time. While a batch waits, its
-        clips keep only their audio: frames are released once the image stages are done."""
-        batched = [s for s in self.stages if hasattr(s, "process_batch")]
-        size = batch_size if batched and batch_size > 1 else 1
-        for i in range(0, len(refs), size):
-            chunk = refs[i : i + size]
-            works: list[ClipWork | None] = []
-            rows: list[dict[str, Any]] = []
-            starts: list[float] = []
-            for ref in chunk:
-                starts.append(time.perf_counter())
-                rows.append(self._base_row(ref))
-                works.append(self._guard(rows[-1], lambda r=ref: self._run_stages(r, size > 1)))
-            if size > 1:
-                self._run_batched([w for w in works if w is not None], rows, works)
-            for row, work, start in zip(rows, works, starts, strict=True):
-                fields = None
-                if work is not None and row.get("status") != "rejected":
-                    fields = self._guard(row, lambda w=work: self._finish(w))
-                    if fields is not None:
-                        row.update(status="ok", **work.manifest)
-                # wall time stays out of the manifest, so two builds of one input write the
-                # same manifest bytes; it is logged instead
-                log.debug("clip %s: %.3f s", row["key"], time.perf_counter() - start)
-                yield row, fields
-
-    def _guard(self, row: dict[str, Any], step: Any) -> Any:
-        """Run ``step``; a rejection (or an unexpected error) is recorded in ``row``."""
-        try:
-            return step()
-        except ClipRejected as e:
-            row.update(status="rejected", reason=e.reason, detail=printable(e.detail) or None)
-        except Exception as e:  # a bug or an unforeseen input: record it, keep building
-            log.exception("clip %s failed", row["key"])
-            tb = traceback.format_exception_only(type(e), e)[-1].strip()
-            row.update(status="rejected", reason="stage_error", detail=printable(tb))
-        return None
-
-    def _run_stages(self, ref: ClipRef, defer_batched: bool) -> ClipWork:
-        if ref.error:
-            reason, _, detail = ref.error.partition(":")
-            raise ClipRejected(reason.strip(), detail.strip())
+    def start(self, ref: ClipRef, defer: bool) -> ClipWork:
+        """Decode ``ref`` and run its stages, but those that wait for a batch when
+        ``defer`` (see :meth:`VideoClipProcessor.run_deferred`)."""
         work = ClipWork(ref=ref)
         t = time.perf_counter()
-        work.media = self._load_media(ref)
+        work.media = self.load(ref)
         # quantise once: every stage and the FLAC writer see the samples the shard stores
         work.media.audio = quantize_pcm16(work.media.audio)
         work.timings["decode"] = time.perf_counter() - t
-        if ref.kind == "identity":
-            return self._run_identity(work)
-        if ref.transcript and self.config.aligner != "none":  # before minutes of alignment
-            check_transcript(ref.transcript, work.media.duration)
-        for stage in self.stages:
-            if defer_batched and hasattr(stage, "process_batch"):
-                continue
-            t = time.perf_counter()
-            stage.process(work)
-            work.timings[stage.name] = time.perf_counter() - t
-        if defer_batched and work.media is not None:
-            n = work.media.n_frames  # frames are encoded already: keep only their count
-            work.media.frames = np.broadcast_to(np.zeros((1, 1, 1, 3), np.uint8), (n, 1, 1, 3))
+        self.run(work, defer)
         return work
 
-    def _run_identity(self, work: ClipWork) -> ClipWork:
-        """Each image of an identity folder through the image stages on its own; images
-        without a usable face are listed in ``meta["identity"]["rejected"]``."""
-        media, ref = work.media, work.ref
-        kept: list[int] = []
-        rejected: list[dict[str, str]] = []
-        arrays: dict[str, list[np.ndarray]] = {}
-        stage_meta: dict[str, Any] = {}
-        for i in range(media.n_frames):
-            one = ClipWork(ref=ref, media=_single_frame(media, i))
-            try:
-                for stage in self.identity_stages:
-                    stage.process(one)
-            except ClipRejected as e:
-                rejected.append({"image": ref.images[i], "reason": e.reason, "detail": e.detail})
-                continue
-            for name, data in one.files.items():
-                work.files[_renumber(name, len(kept))] = data
-            for name, arr in one.arrays.items():
-                arrays.setdefault(name, []).append(arr)
-            stage_meta = stage_meta or {k: v for k, v in one.meta.items()}
-            kept.append(i)
-        if not kept:
-            reasons = sorted({r["reason"] for r in rejected})
-            raise ClipRejected(
-                reasons[0] if len(reasons) == 1 else "no_face",
-                f"no usable face in any of {media.n_frames} images",
-            )
-        work.arrays.update({k: np.concatenate(v) for k, v in arrays.items()})
-        work.meta.update(stage_meta)
-        work.meta["identity"] = {"images": [ref.images[i] for i in kept], "rejected": rejected}
-        media.frames = media.frames[kept]
-        media.timestamps = media.timestamps[: len(kept)]
-        media.audio = media.audio[: len(kept) * int(round(media.sample_rate / media.fps))]
-        return work
+    def load(self, ref: ClipRef) -> DecodedMedia:
+        raise NotImplementedError
 
-    def _run_batched(
-        self, ready: list[ClipWork], rows: list[dict[str, Any]], works: list[ClipWork | None]
-    ) -> None:
-        clips = [w for w in ready if w.ref.kind == "clip"]
-        for stage in self.stages:
-            if not hasattr(stage, "process_batch") or not clips:
-                continue
-            t = time.perf_counter()
-            results = self._guard({"key": "(batch)"}, lambda s=stage: s.process_batch(clips))
-            spent = (time.perf_counter() - t) / len(clips)
-            if results is None:
-                results = [ClipRejected("stage_error", f"{stage.name} batch failed")] * len(clips)
-            for work, result in zip(clips, results, strict=True):
-                work.timings[stage.name] = spent
-                if result is not None:
-                    row = rows[next(i for i, w in enumerate(works) if w is work)]
-                    row.update(
-                        status="rejected", reason=result.reason, detail=result.detail or None
-                    )
+    def run(self, work: ClipWork, defer: bool) -> None:
+        raise NotImplementedError
 
-    def _finish(self, work: ClipWork) -> dict[str, bytes]:
+    def audio_fields(self, work: ClipWork) -> dict[str, bytes]:
+        """The sample's audio members (none unless the kind has audio)."""
+        return {}
+
+    def finish(self, work: ClipWork, versions: dict[str, str]) -> dict[str, bytes]:
         t = time.perf_counter()
-        fields = self._encode(work)
+        fields = self.encode(work, versions)
         work.timings["encode"] = time.perf_counter() - t
         work.manifest.update(n_frames=work.media.n_frames, duration=work.media.duration)
-        self.last_timings = work.timings
         return fields
 
-    def _load_media(self, ref: ClipRef) -> DecodedMedia:
-        if ref.kind == "identity":
-            from avprep.images import decode_images
-
-            return decode_images(ref.images or (ref.source,), self.config.decode)
-        return decode_clip(ref.source, ref.audio, self.config.decode)
-
-    def _base_row(self, ref: ClipRef) -> dict[str, Any]:
-        labels = ref.labels or {}
-        row = {
-            "key": ref.key,
-            "dataset": ref.dataset,
-            "split": ref.split,
-            "kind": ref.kind,
-            "source": _relsource(ref.source, self.config.root) or "",
-            "speaker": ref.speaker,
-            "transcript": ref.transcript,
-            "labels": json.dumps(labels, sort_keys=True) if labels else None,
-            "word": labels.get("word"),
-            "word_id": labels.get("word_id"),
-            "emotion": labels.get("emotion"),
-            "person_id": labels.get("person_id"),
-        }
-        return printable_values(row)  # any file name -> valid UTF-8 text
-
-    def _encode(self, work: ClipWork) -> dict[str, bytes]:
+    def encode(self, work: ClipWork, versions: dict[str, str]) -> dict[str, bytes]:
+        """The shard sample's members; ``versions`` are the build's (build.json's)."""
         ref, media = work.ref, work.media
         assert media is not None
         fields: dict[str, bytes] = dict(work.files)
-        if ref.kind == "clip":
-            buf = io.BytesIO()
-            # int16 in, so libsndfile stores exactly the samples the stages saw (avprep.pcm)
-            pcm = to_pcm16(media.audio)
-            sf.write(buf, pcm, media.sample_rate, format="FLAC", subtype="PCM_16")
-            fields[fmt.AUDIO] = buf.getvalue()
+        fields.update(self.audio_fields(work))
         for name, arr in work.arrays.items():
             buf = io.BytesIO()
             np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
@@ -381,7 +234,7 @@ class ClipProcessor:
             "audio_stream": media.audio_stream,
             "rotation": media.rotation,
             "labels": ref.labels,
-            "versions": self.versions(),
+            "versions": versions,
         }
         meta.update(work.meta)
         meta = printable_values(meta)  # any file name -> valid UTF-8 text
@@ -390,6 +243,280 @@ class ClipProcessor:
         validate_sample_meta(json.loads(encoded))  # validate exactly what is written
         fields[fmt.META] = encoded
         return fields
+
+
+class VideoClipProcessor(ItemProcessor):
+    """A video clip with its audio: every stage in order; stages that batch (``batches``)
+    may be deferred and run on several clips at once (:meth:`run_deferred`)."""
+
+    kind = "clip"
+
+    def __init__(self, config: BuildConfig, stages: list[Stage]) -> None:
+        super().__init__(config, stages)
+        self.deferred = [s for s in stages if s.batches]
+
+    def load(self, ref: ClipRef) -> DecodedMedia:
+        return decode_clip(ref.source, ref.audio, self.config.decode)
+
+    def run(self, work: ClipWork, defer: bool) -> None:
+        media = work.media
+        assert media is not None
+        if work.ref.transcript and self.config.aligner != "none":  # before minutes of alignment
+            check_transcript(work.ref.transcript, media.duration)
+        for stage in self.stages:
+            if defer and stage.batches:
+                continue
+            t = time.perf_counter()
+            stage.process(work)
+            work.timings[stage.name] = time.perf_counter() - t
+        if defer and self.deferred:
+            n = media.n_frames  # frames are encoded already: keep only their count
+            media.frames = np.broadcast_to(np.zeros((1, 1, 1, 3), np.uint8), (n, 1, 1, 3))
+
+    def run_deferred(self, works: list[ClipWork]) -> list[ClipRejected | None]:
+        """The batching stages on ``works`` together (MFA: one process for all). Per work,
+        the rejection of the stage that refused it (later stages skip it), or None."""
+        results: list[ClipRejected | None] = [None] * len(works)
+        for stage in self.deferred:
+            todo = [i for i, r in enumerate(results) if r is None]
+            if not todo:
+                break
+            t = time.perf_counter()
+            try:
+                batch = stage.process_batch([works[i] for i in todo])
+            except Exception:  # one clip's bug must not lose the others' reasons: all rejected
+                log.exception("%s batch of %d clips failed", stage.name, len(todo))
+                batch = [ClipRejected("stage_error", f"{stage.name} batch failed")] * len(todo)
+            spent = (time.perf_counter() - t) / len(todo)
+            for i, result in zip(todo, batch, strict=True):
+                works[i].timings[stage.name] = spent
+                results[i] = result
+        return results
+
+    def audio_fields(self, work: ClipWork) -> dict[str, bytes]:
+        assert work.media is not None
+        buf = io.BytesIO()
+        # int16 in, so libsndfile stores exactly the samples the stages saw (avprep.pcm)
+        pcm = to_pcm16(work.media.audio)
+        sf.write(buf, pcm, work.media.sample_rate, format="FLAC", subtype="PCM_16")
+        return {fmt.AUDIO: buf.getvalue()}
+
+
+class IdentityPhotoProcessor(ItemProcessor):
+    """A folder of independent photos of one person: each image through the stages on its
+    own; images without a usable face are listed in ``meta["identity"]["rejected"]``."""
+
+    kind = "identity"
+
+    def load(self, ref: ClipRef) -> DecodedMedia:
+        from avprep.images import decode_images
+
+        return decode_images(ref.images or (ref.source,), self.config.decode)
+
+    def run(self, work: ClipWork, defer: bool) -> None:
+        media, ref = work.media, work.ref
+        assert media is not None
+        kept: list[int] = []
+        rejected: list[dict[str, str]] = []
+        arrays: dict[str, list[np.ndarray]] = {}
+        stage_meta: dict[str, Any] = {}
+        for i in range(media.n_frames):
+            one = ClipWork(ref=ref, media=_single_frame(media, i))
+            try:
+                for stage in self.stages:
+                    stage.process(one)
+            except ClipRejected as e:
+                rejected.append({"image": ref.images[i], "reason": e.reason, "detail": e.detail})
+                continue
+            for name, data in one.files.items():
+                work.files[_renumber(name, len(kept))] = data
+            for name, arr in one.arrays.items():
+                arrays.setdefault(name, []).append(arr)
+            stage_meta = stage_meta or {k: v for k, v in one.meta.items()}
+            kept.append(i)
+        if not kept:
+            reasons = sorted({r["reason"] for r in rejected})
+            raise ClipRejected(
+                reasons[0] if len(reasons) == 1 else "no_face",
+                f"no usable face in any of {media.n_frames} images",
+            )
+        work.arrays.update({k: np.concatenate(v) for k, v in arrays.items()})
+        work.meta.update(stage_meta)
+        work.meta["identity"] = {"images": [ref.images[i] for i in kept], "rejected": rejected}
+        media.frames = media.frames[kept]
+        media.timestamps = media.timestamps[: len(kept)]
+        media.audio = media.audio[: len(kept) * int(round(media.sample_rate / media.fps))]
+
+
+@dataclass
+class _Item:
+    """One ref on its way through :meth:`ClipProcessor.process_many`."""
+
+    ref: ClipRef
+    row: dict[str, Any]
+    start: float
+    processor: ItemProcessor | None = None
+    work: ClipWork | None = None  # None once rejected (or never decoded)
+
+
+class ClipProcessor:
+    """Every item of a build, video clip or identity photo folder, to a manifest row and a
+    shard sample: decode -> stages -> encode, each kind by its own :class:`ItemProcessor`.
+
+    The clip processor is made (and ``setup`` loads its models) up front; the identity one
+    is made and set up at the first identity item, so a corpus without identity photos
+    never loads a second face stage. ``stages`` / ``identity_stages`` replace the stages
+    the build config names (tests)."""
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        stages: list[Stage] | None = None,
+        identity_stages: list[Stage] | None = None,
+    ) -> None:
+        self.config = config
+        self.clips = VideoClipProcessor(
+            config, stages if stages is not None else make_stages(config)
+        )
+        self._identity_stages = identity_stages
+        self.identity: IdentityPhotoProcessor | None = None
+        self._set_up = False
+        self._versions: dict[str, str] | None = None
+
+    @property
+    def stages(self) -> list[Stage]:
+        return self.clips.stages
+
+    def setup(self) -> None:
+        self.clips.setup()
+        if self.identity is not None:
+            self.identity.setup()
+        self._set_up = True
+
+    def preflight(self) -> None:
+        """Fail now on what ``setup`` would fail on in every worker (a missing model file or
+        tool), loading no more than that takes. The identity stages read the same model
+        files as the clip face stage, checked here."""
+        self.clips.preflight()
+
+    def versions(self) -> dict[str, str]:
+        """What the build's output depends on (build.json); every sample records it."""
+        if self._versions is None:
+            v = {
+                "avprep": avprep.__version__,
+                "numpy": np.__version__,
+                "pyav": av.__version__,
+                "ffmpeg": ".".join(str(x) for x in av.library_versions["libavcodec"]),
+                "soundfile": sf.__version__,
+                "libsndfile": sf.__libsndfile_version__,
+            }
+            for stage in self.clips.stages:
+                v.update(stage.versions())
+            self._versions = v
+        return self._versions
+
+    def processor_for(self, kind: str) -> ItemProcessor:
+        """The processor of ``kind`` items; the identity one is made at first use."""
+        if kind == VideoClipProcessor.kind:
+            return self.clips
+        if kind != IdentityPhotoProcessor.kind:
+            raise ValueError(f"unknown item kind {kind!r} (clip or identity)")
+        if self.identity is None:
+            stages = self._identity_stages
+            identity = IdentityPhotoProcessor(
+                self.config, stages if stages is not None else make_identity_stages(self.config)
+            )
+            if self._set_up:
+                identity.setup()
+            self.identity = identity
+        return self.identity
+
+    def encode(self, work: ClipWork) -> dict[str, bytes]:
+        """The shard sample of a processed ``work`` (tests that run stages themselves)."""
+        return self.processor_for(work.ref.kind).encode(work, self.versions())
+
+    def process(self, ref: ClipRef) -> tuple[dict[str, Any], dict[str, bytes] | None]:
+        """Returns ``(manifest_row, sample_fields)``; fields is None for a rejection."""
+        return next(iter(self.process_many([ref], batch_size=1)))
+
+    def process_many(
+        self, refs: list[ClipRef], batch_size: int = 1
+    ) -> Iterator[tuple[dict[str, Any], dict[str, bytes] | None]]:
+        """``process`` for each ref, in order. Stages that batch (``Stage.batches``: the MFA
+        aligner, one ``mfa`` process per batch, not per clip) get ``batch_size`` clips at a
+        time; every other stage still sees one clip at a time. While a batch waits, its
+        clips keep only their audio: frames are released once the image stages are done."""
+        size = batch_size if self.clips.deferred and batch_size > 1 else 1
+        for i in range(0, len(refs), size):
+            items = [self._start(ref, defer=size > 1) for ref in refs[i : i + size]]
+            if size > 1:
+                waiting = [it for it in items if it.work is not None and it.processor is self.clips]
+                results = self.clips.run_deferred([it.work for it in waiting])
+                for it, result in zip(waiting, results, strict=True):
+                    if result is not None:
+                        self._reject(it, result.error)
+            for it in items:
+                yield self._complete(it)
+
+    def _start(self, ref: ClipRef, defer: bool) -> _Item:
+        item = _Item(ref, self._base_row(ref), time.perf_counter())
+        if ref.error is not None:  # found at discovery: nothing to decode
+            self._reject(item, ref.error)
+            return item
+        try:
+            item.processor = self.processor_for(ref.kind)
+            item.work = item.processor.start(ref, defer)
+        except Exception as e:
+            self._fail(item, e)
+        return item
+
+    def _complete(self, item: _Item) -> tuple[dict[str, Any], dict[str, bytes] | None]:
+        fields = None
+        if item.work is not None and item.processor is not None:
+            try:
+                fields = item.processor.finish(item.work, self.versions())
+                item.row.update(status="ok", **item.work.manifest)
+                self.last_timings = item.work.timings
+            except Exception as e:
+                self._fail(item, e)
+        # wall time stays out of the manifest, so two builds of one input write the
+        # same manifest bytes; it is logged instead
+        log.debug("clip %s: %.3f s", item.row["key"], time.perf_counter() - item.start)
+        return item.row, fields
+
+    def _fail(self, item: _Item, e: Exception) -> None:
+        """A rejection, or an unexpected error (a bug or an unforeseen input: recorded as
+        ``stage_error``, the build goes on)."""
+        if isinstance(e, ClipRejected):
+            self._reject(item, e.error)
+            return
+        log.exception("clip %s failed", item.row["key"])
+        tb = traceback.format_exception_only(type(e), e)[-1].strip()
+        self._reject(item, ClipError("stage_error", tb))
+
+    @staticmethod
+    def _reject(item: _Item, error: ClipError) -> None:
+        detail = printable(error.detail) or None  # any file name -> valid UTF-8 text
+        item.row.update(status="rejected", reason=error.reason, detail=detail)
+        item.work = None
+
+    def _base_row(self, ref: ClipRef) -> dict[str, Any]:
+        labels = ref.labels or {}
+        row = {
+            "key": ref.key,
+            "dataset": ref.dataset,
+            "split": ref.split,
+            "kind": ref.kind,
+            "source": _relsource(ref.source, self.config.root) or "",
+            "speaker": ref.speaker,
+            "transcript": ref.transcript,
+            "labels": json.dumps(labels, sort_keys=True) if labels else None,
+            "word": labels.get("word"),
+            "word_id": labels.get("word_id"),
+            "emotion": labels.get("emotion"),
+            "person_id": labels.get("person_id"),
+        }
+        return printable_values(row)  # any file name -> valid UTF-8 text
 
 
 def _json_default(o: Any) -> Any:

@@ -138,6 +138,20 @@ class SelectionResult:
     def selected_keys(self) -> list[str]:
         return self.ranked_keys.slice(0, self.n).to_pylist()
 
+    def figure_titles(self) -> tuple[str, str]:
+        """The before/after panel titles of ``selection.png`` (CRAN Fig. 3)."""
+        d = self.params.distance
+        before = (
+            f"(a) before selection: {self.candidates} clips, "
+            f"{int(self.hist_before.sum())} phones, {d} distance to uniform "
+            f"{self.distance_before:.3f}"
+        )
+        after = (
+            f"(b) after selection: {self.n} clips, {int(self.hist_after.sum())} phones, "
+            f"{d} distance to uniform {self.distance_after:.3f}"
+        )
+        return before, after
+
     def table(self) -> pa.Table:
         """``selection.parquet`` content: every candidate with its rank and flag."""
         rank = np.arange(self.candidates, dtype=np.int64)

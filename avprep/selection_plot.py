@@ -9,7 +9,7 @@ global backend switch), so it works headless and inside workers.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,8 +17,16 @@ from matplotlib.figure import Figure
 
 from avprep.phonetics.phoneset import PHONES
 
-if TYPE_CHECKING:
-    from avprep.selection import SelectionResult
+
+class PlottedSelection(Protocol):
+    """What the figure needs of a selection (:class:`avprep.selection.SelectionResult` has
+    it). Declared here instead of imported: ``avprep.selection`` imports this module to
+    write ``selection.png``, so importing it back would make an import circle."""
+
+    hist_before: np.ndarray
+    hist_after: np.ndarray
+
+    def figure_titles(self) -> tuple[str, str]: ...
 
 
 def selection_figure(
@@ -63,17 +71,8 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def render_selection_png(result: SelectionResult, log_scale: bool = False) -> bytes:
+def render_selection_png(result: PlottedSelection, log_scale: bool = False) -> bytes:
     """PNG bytes of the before/after figure for a selection result."""
-    d = result.params.distance
-    before = (
-        f"(a) before selection: {result.candidates} clips, "
-        f"{int(result.hist_before.sum())} phones, {d} distance to uniform "
-        f"{result.distance_before:.3f}"
-    )
-    after = (
-        f"(b) after selection: {result.n} clips, {int(result.hist_after.sum())} phones, "
-        f"{d} distance to uniform {result.distance_after:.3f}"
-    )
+    before, after = result.figure_titles()
     fig = selection_figure(result.hist_before, result.hist_after, before, after, log_scale)
     return figure_png(fig)

@@ -62,19 +62,11 @@ class EmptyCorpusError(Exception):
     """The root holds nothing this adapter recognises; the message shows the expected layout."""
 
 
+# filled by ``@register`` as each adapter module is imported; ``avprep.datasets`` imports them
+# all and offers ``get_adapter`` (here it would import the package back: an import circle)
 REGISTRY: dict[str, type[DatasetAdapter]] = {}
 
 
 def register(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
     REGISTRY[cls.name] = cls
     return cls
-
-
-def get_adapter(name: str) -> DatasetAdapter:
-    from avprep import datasets  # noqa: F401  (imports every adapter module)
-
-    try:
-        return REGISTRY[name]()
-    except KeyError:
-        known = ", ".join(sorted(REGISTRY))
-        raise KeyError(f"unknown dataset {name!r}; known: {known}") from None

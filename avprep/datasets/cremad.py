@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from importlib import resources
 
 from avprep import storage
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.splits import (
     SplitOverrides,
@@ -122,7 +122,8 @@ class CremaDAdapter(DatasetAdapter):
                     key=ref.key, dataset=ref.dataset, split=ref.split, source=path,
                     audio=path, speaker=ref.speaker, transcript=ref.transcript,
                     labels=ref.labels,
-                    error=ref.error or f"missing_video: no VideoFlash/{stem}.flv for {rel}",
+                    error=ref.error
+                    or ClipError("missing_video", f"no VideoFlash/{stem}.flv for {rel}"),
                 )
 
     def _clip(
@@ -137,7 +138,7 @@ class CremaDAdapter(DatasetAdapter):
             split = resolve_split(overrides, rel, speaker, CREMAD_SPLIT.get(actor, "train"))
             return ClipRef(
                 key=key, dataset=self.name, split=split, source=path, audio=audio,
-                speaker=speaker, error=f"bad_metadata: {rel}: {e}",
+                speaker=speaker, error=ClipError("bad_metadata", f"{rel}: {e}"),
             )
         actor = labels.pop("actor")
         split = resolve_split(overrides, rel, actor, CREMAD_SPLIT.get(actor, "train"))

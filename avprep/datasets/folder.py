@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from avprep import storage
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.transcripts import TranscriptEncodingError, read_transcript_file
 from avprep.keys import clip_key
@@ -44,7 +44,7 @@ def discover_folder(dataset: str, root: str) -> Iterator[ClipRef]:
         try:
             transcript = read_transcript(base + ".txt")
         except TranscriptEncodingError as e:
-            error = f"transcript_encoding: {e}"
+            error = ClipError("transcript_encoding", str(e))
         yield ClipRef(
             key=clip_key(dataset, rel),
             dataset=dataset,

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 
 from avprep import storage
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.splits import load_overrides, resolve_split, speaker_split
 from avprep.keys import clip_key
@@ -159,7 +159,7 @@ class GridAdapter(DatasetAdapter):
                     labels["word_timings"] = timings
                     transcript = " ".join(w for _, _, w in timings)
                 except ValueError as e:
-                    error = f"bad_metadata: {storage.relpath(align, root)}: {e}"
+                    error = ClipError("bad_metadata", f"{storage.relpath(align, root)}: {e}")
             yield ClipRef(
                 key=clip_key(self.name, rel), dataset=self.name, split=split, source=path,
                 audio=wavs.get((speaker, utt)), speaker=speaker, transcript=transcript,

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from avprep import storage
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.splits import load_overrides, resolve_split
 from avprep.keys import clip_key
@@ -66,7 +66,9 @@ class IdentityAdapter(DatasetAdapter):
             yield ClipRef(
                 key=clip_key(self.name, rel), dataset=self.name, split="train", source=path,
                 kind="identity", images=(path,),
-                error=f"bad_layout: {rel} is not inside a person folder (<person>/<image>)",
+                error=ClipError(
+                    "bad_layout", f"{rel} is not inside a person folder (<person>/<image>)"
+                ),
             )
         for person_id, person in enumerate(sorted(persons)):
             images = tuple(sorted(persons[person]))

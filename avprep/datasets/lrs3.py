@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from avprep import storage
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.splits import load_overrides, resolve_split
 from avprep.datasets.transcripts import TranscriptEncodingError, read_transcript_file
@@ -111,23 +111,27 @@ class LRS3Adapter(DatasetAdapter):
         for path, rel in stray:
             yield ClipRef(
                 key=clip_key(self.name, rel), dataset=self.name, split="train", source=path,
-                error=f"bad_layout: {rel} is not {{pretrain,trainval,test}}/<video id>/NNNNN.mp4",
+                error=ClipError(
+                    "bad_layout", f"{rel} is not {{pretrain,trainval,test}}/<video id>/NNNNN.mp4"
+                ),
             )
         for path, rel, split, video_id in videos:
             labels: dict = {"video_id": video_id}
             transcript = error = None
             txt_rel = rel.rsplit(".", 1)[0] + ".txt"
             if txt_rel not in texts:
-                error = f"missing_metadata: {txt_rel} not found (LRS3 ships one .txt per clip)"
+                error = ClipError(
+                    "missing_metadata", f"{txt_rel} not found (LRS3 ships one .txt per clip)"
+                )
             else:
                 try:
                     text = read_transcript_file(path.rsplit(".", 1)[0] + ".txt")
                     transcript, timings = parse_lrs3_txt(text)
                     labels["word_timings"] = timings
                 except TranscriptEncodingError as e:
-                    error = f"transcript_encoding: {e}"
+                    error = ClipError("transcript_encoding", str(e))
                 except ValueError as e:
-                    error = f"bad_metadata: {txt_rel}: {e}"
+                    error = ClipError("bad_metadata", f"{txt_rel}: {e}")
             yield ClipRef(
                 key=clip_key(self.name, rel), dataset=self.name,
                 split=resolve_split(overrides, rel, video_id, split), source=path,

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 
 from avprep import storage
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.splits import SplitOverrides, load_overrides, resolve_split
 from avprep.keys import clip_key
@@ -129,7 +129,9 @@ class LRWAdapter(DatasetAdapter):
         for path, rel in stray:
             yield ClipRef(
                 key=clip_key(self.name, rel), dataset=self.name, split="train", source=path,
-                error=f"bad_layout: {rel} is not WORD/{{train,val,test}}/WORD_NNNNN.mp4",
+                error=ClipError(
+                    "bad_layout", f"{rel} is not WORD/{{train,val,test}}/WORD_NNNNN.mp4"
+                ),
             )
         for path, rel, word, split in videos:
             yield self._clip(path, rel, word, split, texts, word_ids, overrides, listed)
@@ -146,10 +148,12 @@ class LRWAdapter(DatasetAdapter):
         if word_u in word_ids:
             labels["word_id"] = word_ids[word_u]
         else:
-            error = f"unknown_word: {word_u} is not in the word list {listed}"
+            error = ClipError("unknown_word", f"{word_u} is not in the word list {listed}")
         txt_rel = rel.rsplit(".", 1)[0] + ".txt"
         if error is None and txt_rel not in texts:
-            error = f"missing_metadata: {txt_rel} not found (LRW ships one .txt per clip)"
+            error = ClipError(
+                "missing_metadata", f"{txt_rel} not found (LRW ships one .txt per clip)"
+            )
         if error is None:
             try:
                 txt_path = path.rsplit(".", 1)[0] + ".txt"
@@ -157,7 +161,7 @@ class LRWAdapter(DatasetAdapter):
                 labels["word_span"] = word_span(duration)
                 labels["word_duration"] = duration
             except ValueError as e:
-                error = f"bad_metadata: {txt_rel}: {e}"
+                error = ClipError("bad_metadata", f"{txt_rel}: {e}")
         return ClipRef(
             key=key, dataset=self.name, split=split, source=path, speaker=None,
             transcript=word_u, labels=labels, error=error,

@@ -40,7 +40,7 @@ import re
 from collections.abc import Iterator
 
 from avprep import storage
-from avprep.clips import ClipRef
+from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
 from avprep.datasets.splits import SplitOverrides, load_overrides, resolve_split
 from avprep.datasets.transcripts import TranscriptSidecar, load_optional
@@ -168,14 +168,17 @@ class VoxCelebAdapter(DatasetAdapter):
                 for path, rel in items:
                     yield self._clip(
                         path, rel, ident, path, iden, sidecar, overrides,
-                        f"missing_video: no <speaker>/<youtube id>/<n>.mp4 for {rel} "
-                        "(VoxCeleb1 ships audio only: cut the clips from YouTube)",
+                        ClipError(
+                            "missing_video",
+                            f"no <speaker>/<youtube id>/<n>.mp4 for {rel} "
+                            "(VoxCeleb1 ships audio only: cut the clips from YouTube)",
+                        ),
                     )
 
     def _clip(
         self, path: str, rel: str, ident: tuple[str, str, str], sound: str | None,
         iden: dict[str, str] | None, sidecar: TranscriptSidecar | None,
-        overrides: SplitOverrides | None, error: str | None,
+        overrides: SplitOverrides | None, error: ClipError | None,
     ) -> ClipRef:
         speaker, youtube_id, _ = ident
         split = resolve_split(overrides, rel, speaker, default_split(rel, ident, iden))

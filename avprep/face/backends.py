@@ -174,19 +174,3 @@ class DlibLandmarker:
 
     def versions(self) -> dict[str, str]:
         return {"dlib": dlib.__version__, "dlib_landmark_model": self.resolve()}
-
-
-def make_landmarker(
-    backend: str,
-    dlib_model: str | None = None,
-    fan_weights: str | None = None,
-    device: str = "auto",
-    fan_batch_size: int = 32,
-) -> LandmarkBackend:
-    if backend == "dlib":
-        return DlibLandmarker(dlib_model)
-    if backend == "fan":
-        from avprep.face.fan import FanLandmarker
-
-        return FanLandmarker(weights=fan_weights, device=device, batch_size=fan_batch_size)
-    raise ValueError(f"unknown face backend {backend!r} (choose 'dlib' or 'fan')")

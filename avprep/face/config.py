@@ -5,19 +5,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from avprep.face.registry import DEFAULT_FACE_BACKEND, LandmarkerOptions, get_face_backend
+
 
 @dataclass
 class FaceConfig:
     """Face stage settings.
 
-    ``backend`` picks the 68-point landmarker: ``"dlib"`` (embedded default, offline) or
-    ``"fan"`` (face-alignment's 2D FAN, when its weights are on the machine). Detection and
-    frame-to-frame tracking always use dlib's HOG detector and shape predictor; with ``"fan"``
-    the final landmarks of every frame are re-estimated by FAN, batched across frames, from
-    the tracked boxes.
+    ``backend`` picks the 68-point landmarker from :data:`avprep.face.registry.FACE_BACKENDS`:
+    ``"dlib"`` (embedded default, offline) or ``"fan"`` (face-alignment's 2D FAN, when its
+    weights are on the machine). Detection and frame-to-frame tracking always use dlib's HOG
+    detector and shape predictor; with ``"fan"`` the final landmarks of every frame are
+    re-estimated by FAN, batched across frames, from the tracked boxes.
     """
 
-    backend: str = "dlib"  # "dlib" | "fan"
+    backend: str = DEFAULT_FACE_BACKEND  # a name in avprep.face.registry.FACE_BACKENDS
     dlib_model: str | None = None  # 68-point .dat; else $AVPREP_DLIB_LANDMARKS, package, Debian
     fan_weights: str | None = None  # 2DFAN4 .pth.tar; else $TORCH_HOME/hub/checkpoints/<name>
     device: str = "auto"  # FAN only: "auto" (cuda when present), "cpu", "cuda", "cuda:1" ...
@@ -51,8 +53,7 @@ class FaceConfig:
     mp4_crf: int = 18
 
     def validate(self) -> None:
-        if self.backend not in ("dlib", "fan"):
-            raise ValueError(f"face backend must be 'dlib' or 'fan', not {self.backend!r}")
+        get_face_backend(self.backend)  # unknown: ValueError listing the registry
         if self.image_format not in ("jpg", "mp4"):
             raise ValueError(f"face image_format must be 'jpg' or 'mp4', not {self.image_format!r}")
         if self.detect_every < 1:
@@ -65,6 +66,14 @@ class FaceConfig:
             raise ValueError("crop_margin must be >= 0 (stored crops need an even size)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError("jpeg_quality must be in 1..100")
+
+    def landmarker_options(self) -> LandmarkerOptions:
+        return LandmarkerOptions(
+            dlib_model=self.dlib_model,
+            fan_weights=self.fan_weights,
+            device=self.device,
+            batch_size=self.fan_batch_size,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -42,10 +42,11 @@ from avprep.face.alignment import (
     translate,
     warp_crop,
 )
-from avprep.face.backends import DlibFaceDetector, DlibLandmarker, make_landmarker
+from avprep.face.backends import DlibFaceDetector, DlibLandmarker, LandmarkBackend
 from avprep.face.config import FaceConfig
 from avprep.face.crop_codec import encode_streams
 from avprep.face.pose import POSE_VERSION, extreme_pose, head_pose, longest_run
+from avprep.face.registry import get_face_backend
 from avprep.face.templates import CRAN_TEMPLATE, DAVS_TEMPLATE
 from avprep.face.tracking import (
     DETECTED,
@@ -63,6 +64,7 @@ from avprep.face.tracking import (
     smooth_runs,
     track_speaker,
 )
+from avprep.stages import Stage
 
 REJECT_REASON = {
     MISSING: "no_face",
@@ -110,17 +112,18 @@ def _templates_meta(cfg: FaceConfig) -> dict[str, dict]:
     }
 
 
-class FaceStage:
-    """Stage protocol implementation; see the module docstring for what it writes."""
+class FaceStage(Stage):
+    """The face stage; see the module docstring for what it writes."""
 
     name = "face"
 
     def __init__(self, config: FaceConfig | None = None) -> None:
         self.config = config or FaceConfig()
         self.config.validate()
+        self.backend = get_face_backend(self.config.backend)
         self._detector: DlibFaceDetector | None = None
         self._tracker_lm = DlibLandmarker(self.config.dlib_model)  # loads in setup()
-        self._landmarker = None
+        self._landmarker: LandmarkBackend | None = None  # a refining backend's (FAN)
 
     def setup(self) -> None:
         if self._detector is not None:
@@ -128,13 +131,8 @@ class FaceStage:
         cfg = self.config
         cv2.setNumThreads(1)  # Beam parallelises across clips; keep one core per worker
         self._tracker_lm.setup()  # one shared load per process (backends.shared_model)
-        if cfg.backend == "fan":
-            lm = make_landmarker(
-                "fan",
-                fan_weights=cfg.fan_weights,
-                device=cfg.device,
-                fan_batch_size=cfg.fan_batch_size,
-            )
+        if self.backend.refines_tracked:
+            lm = self.backend.make(cfg.landmarker_options())
             lm.setup()
             self._landmarker = lm
         self._detector = DlibFaceDetector(cfg.upsample_retry_max_side, cfg.max_upsample)
@@ -143,13 +141,10 @@ class FaceStage:
         """What ``setup`` would fail on (a missing model file), without loading any model: the
         build driver calls this, the workers load (``setup``)."""
         self._tracker_lm.resolve()
-        if self.config.backend == "fan":
-            from avprep.face.model_files import find_fan_weights
-
-            find_fan_weights(self.config.fan_weights)
+        self.backend.check_files(self.config.landmarker_options())
 
     def versions(self) -> dict[str, str]:
-        if self.config.backend != "dlib":
+        if self.backend.refines_tracked:
             self.setup()  # FAN's versions name the device it resolved at load time
         v = {
             "face_backend": self.config.backend,

@@ -22,6 +22,7 @@ from avprep.features.noise import add_white_noise, noise_level_tag, noise_track_
 from avprep.features.tracks import compute_track, track_timing
 from avprep.features.windows import describe_span, window_validity
 from avprep.pcm import quantize_pcm16
+from avprep.stages import Stage
 
 DEFAULT_FEATURES: tuple[str, ...] = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
 FEATURES_VERSION = "1"
@@ -35,7 +36,7 @@ def _pkg_version(name: str) -> str:
 
 
 @dataclass
-class AudioFeatureStage:
+class AudioFeatureStage(Stage):
     """Compute feature tracks (and noisy copies) from ``work.media.audio``.
 
     ``features``: names from the registry or ``extra_configs`` (what

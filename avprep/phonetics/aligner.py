@@ -97,16 +97,3 @@ def align_each(aligner: PhoneAligner, requests: Sequence[AlignRequest]) -> list:
         except ClipRejected as e:
             out.append(e)
     return out
-
-
-def make_aligner(name: str, **options: object) -> PhoneAligner:
-    """``"pocketsphinx"`` (default, offline) or ``"mfa"``; options go to its config."""
-    if name == "pocketsphinx":
-        from avprep.phonetics.pocketsphinx_aligner import PocketSphinxAligner, PocketSphinxConfig
-
-        return PocketSphinxAligner(PocketSphinxConfig(**options))  # type: ignore[arg-type]
-    if name == "mfa":
-        from avprep.phonetics.mfa_aligner import MfaAligner, MfaConfig
-
-        return MfaAligner(MfaConfig(**options))  # type: ignore[arg-type]
-    raise ValueError(f"unknown aligner {name!r}: choose 'pocketsphinx' or 'mfa'")

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from avprep.clips import ClipRejected
-from avprep.phonetics.aligner import SAMPLE_RATE, AlignRequest, PhoneAligner, make_aligner
+from avprep.phonetics.aligner import SAMPLE_RATE, AlignRequest, PhoneAligner
+from avprep.phonetics.aligner_backends import make_aligner
 from avprep.phonetics.recognizer import PocketSphinxRecognizer, RecognizerConfig
 from avprep.phonetics.textgrids import write_textgrid
 

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from avprep.clips import ClipRejected, ClipWork
-from avprep.phonetics.aligner import AlignRequest, PhoneAligner, make_aligner
+from avprep.phonetics.aligner import AlignRequest, PhoneAligner
+from avprep.phonetics.aligner_backends import make_aligner
 from avprep.phonetics.alignment import (
     Alignment,
     Interval,
@@ -47,6 +48,7 @@ from avprep.phonetics.recognizer import (
     Recognition,
     RecognizerConfig,
 )
+from avprep.stages import Stage
 
 HOP_SAMPLES = 160  # 10 ms at 16 kHz
 NON_WORDS = frozenset({"sil", "sp", "<sil>", "", "spn"})
@@ -66,8 +68,9 @@ def reference_words(word_timings: Sequence[Sequence[Any]]) -> list[Interval]:
     return out
 
 
-class PhoneticsStage:
+class PhoneticsStage(Stage):
     name = "phonetics"
+    batches = True  # one aligner call per batch (MFA: one process, folders per speaker)
 
     def __init__(
         self,

@@ -59,16 +59,13 @@ class CropLandmarker:
     def setup(self) -> None:
         if self._landmarker is not None:
             return
-        from avprep.face.backends import DlibFaceDetector, make_landmarker
+        from avprep.face.backends import DlibFaceDetector
+        from avprep.face.registry import LandmarkerOptions, get_face_backend
 
         # crops are small (112..256 px): let dlib search at 2x and 4x when 1x finds nothing
         self._detector = DlibFaceDetector(upsample_retry_max_side=640, max_upsample=2)
-        self._landmarker = make_landmarker(
-            self.backend,
-            dlib_model=self.dlib_model,
-            fan_weights=self.fan_weights,
-            device=self.device,
-        )
+        options = LandmarkerOptions(self.dlib_model, self.fan_weights, self.device)
+        self._landmarker = get_face_backend(self.backend).make(options)
         self._landmarker.setup()
 
     def versions(self) -> dict[str, str]:

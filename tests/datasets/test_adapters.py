@@ -8,7 +8,8 @@ from collections import Counter
 import av
 import pytest
 
-from avprep.datasets.base import REGISTRY, DiscoverOptions, EmptyCorpusError, get_adapter
+from avprep.datasets import REGISTRY, DiscoverOptions, get_adapter
+from avprep.datasets.base import EmptyCorpusError
 from avprep.keys import is_safe_key
 from tests.datasets import corpora
 
@@ -50,7 +51,7 @@ def test_discovery_matches_the_corpus(name, corpus_root):
         assert r.kind == e.kind
         assert r.audio == (str(root / e.audio) if e.audio else None), key
         if e.error:
-            assert r.error and r.error.startswith(e.error + ": "), (key, r.error)
+            assert r.error and r.error.reason == e.error and r.error.detail, (key, r.error)
         else:
             assert r.error is None, (key, r.error)
             assert r.transcript == e.transcript, key

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from avprep.datasets.base import DiscoverOptions, get_adapter
+from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.datasets.cremad import ACTORS, CREMAD_SPLIT
 from avprep.datasets.grid import GRID_SPEAKERS, GRID_SPLIT
 from avprep.datasets.splits import SplitOverrides, speaker_order, speaker_split
@@ -141,7 +141,7 @@ def test_lrw_official_word_list_gives_500_class_ids(corpus_root, tmp_path):
     assert ids == {"DISPOSED": 2, "HIMSELF": 3, "SELFISH": 4}
     words.write_text("ABOUT\nDISPOSED\n")
     bad = [r for r in refs("lrw", root, extra={"word_list": str(words)}) if r.error]
-    assert {r.labels["word"] for r in bad if r.error.startswith("unknown_word: ")} == {
+    assert {r.labels["word"] for r in bad if r.error.reason == "unknown_word"} == {
         "HIMSELF", "SELFISH"}
 
 
@@ -156,7 +156,7 @@ def test_lrw_stray_video_is_reported_not_dropped(corpus_root, tmp_path):
     root = tmp_path / "lrw"
     shutil.copytree(corpus_root("lrw"), root)
     shutil.copy(root / corpora._lrw_rel("HIMSELF", "val", 1), root / "lipread_mp4" / "x.mp4")
-    stray = [r for r in refs("lrw", root) if r.error and r.error.startswith("bad_layout: ")]
+    stray = [r for r in refs("lrw", root) if r.error and r.error.reason == "bad_layout"]
     assert [r.source for r in stray] == [str(root / "lipread_mp4" / "x.mp4")]
 
 
@@ -165,7 +165,7 @@ def test_lrw_missing_txt_is_missing_metadata(corpus_root, tmp_path):
     shutil.copytree(corpus_root("lrw"), root)
     (root / corpora._lrw_rel("HIMSELF", "val", 1)).with_suffix(".txt").unlink()
     errors = [r.error for r in refs("lrw", root) if r.labels["word"] == "HIMSELF"]
-    assert len(errors) == 1 and errors[0].startswith("missing_metadata: ")
+    assert len(errors) == 1 and errors[0].reason == "missing_metadata"
 
 
 def test_tcdtimit_camera_option_and_sidecar(corpus_root, tmp_path):

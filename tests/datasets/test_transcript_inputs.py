@@ -38,7 +38,8 @@ def test_folder_transcripts_keep_accents_or_reject_the_clip(tmp_path):
     refs = {r.source.rsplit("/", 1)[-1]: r for r in get_adapter("folder").iter_clips(
         str(tmp_path), DiscoverOptions())}  # fmt: skip
     assert refs["latin1.mp4"].transcript == "Café au lait" and refs["latin1.mp4"].error is None
-    assert refs["cyrillic.mp4"].error.startswith("transcript_encoding: ")
+    error = refs["cyrillic.mp4"].error
+    assert error.reason == "transcript_encoding" and "cyrillic.txt is not UTF-8" in error.detail
     sidecar = tmp_path / "subs.tsv"
     sidecar.write_bytes(f"a/b\t{RUSSIAN}\n".encode("cp1251"))
     with pytest.raises(SidecarError, match="not UTF-8"):

@@ -48,4 +48,4 @@ def speech_sample(
     processor = ClipProcessor(BuildConfig(dataset="speech", root=None, out="."), [stage])
     work = ClipWork(ref=ref, media=media)
     stage.process(work)
-    return ShardSample.from_fields(stem, processor._encode(work))
+    return ShardSample.from_fields(stem, processor.encode(work))

@@ -39,7 +39,7 @@ def test_preflight_and_versions_load_no_model(tmp_path, counted_loads):
     versions = processor.versions()
     assert counted_loads == []
     assert versions["dlib_landmark_model"].endswith(".dat")
-    processor.setup()  # the clip stage and the identity-photo stage share one load
+    processor.setup()  # the clip face stage; an identity-photo one would share the load
     assert len(counted_loads) == 1
     ClipProcessor(_config(tmp_path, tmp_path / "out2")).setup()
     assert len(counted_loads) == 1
