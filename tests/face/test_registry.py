@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from face_videos import make_work, still_astronaut
 
 from avprep.build_config import BuildConfig
 from avprep.cli import main
 from avprep.face import FaceConfig, FaceStage
 from avprep.face.backends import DlibLandmarker
+from avprep.face.known_motion import make_work, still_astronaut
 from avprep.face.registry import (
     DEFAULT_FACE_BACKEND,
     FACE_BACKENDS,
