@@ -23,9 +23,9 @@ def registered():
         methods.MethodSpec(
             name="probe",
             config="dataclasses:dataclass",
-            stages={"one": "test_methods:RenamedView"},
-            views={"renamed": "test_methods:RenamedView"},
-            check_build="test_methods:_check",
+            stages={"one": f"{__name__}:RenamedView"},
+            views={"renamed": f"{__name__}:RenamedView"},
+            check_build=f"{__name__}:_check",
         )
     )
     yield spec
