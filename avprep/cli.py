@@ -49,6 +49,8 @@ Examples:
 \b
 Any option avprep does not know is passed to Apache Beam unchanged
 (--runner, --project, --region, --temp_location, --setup_file, --dry_run=True, ...).
+A local build with one worker and no Beam option runs in this process without Beam
+(same output; --runner=DirectRunner keeps Beam, --runner=inprocess asks for this).
 Re-running the same command resumes: finished shards are kept, the rest is redone.
 """
 
@@ -59,9 +61,10 @@ Re-running the same command resumes: finished shards are kept, the rest is redon
 def main(verbose: int) -> None:
     """avprep: audio-visual speech corpora -> webdataset shards for talking-face models.
 
-    Builds run on Apache Beam (DirectRunner locally, Dataflow/Flink/Spark on a cluster)
-    and write OUT/shards/*.tar, OUT/manifest.parquet (one row per discovered clip,
-    written or rejected with a reason) and OUT/build.json.
+    Builds run on Apache Beam (DirectRunner locally, Dataflow/Flink/Spark on a cluster;
+    a small local build runs in-process without Beam, same output) and write
+    OUT/shards/*.tar, OUT/manifest.parquet (one row per discovered clip, written or rejected
+    with a reason) and OUT/build.json.
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -30,6 +30,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -59,6 +60,30 @@ class SetupError(RuntimeError):
 
 class OutputWriteError(OSError):
     """The build folder cannot take a write (disk full, quota, file size limit)."""
+
+
+@dataclass
+class BuildResult:
+    out: str
+    info: dict[str, Any] | None  # build.json content (None for a job not run here, e.g. dry_run)
+    shards_total: int
+    shards_skipped: int
+    pipeline_result: Any = None
+    messages: list[str] = field(default_factory=list)
+    report: str | None = None  # OUT/report.html when written
+    counters: dict[str, int] = field(default_factory=dict)  # clips_ok, shards_written, ...
+
+
+def installed_beam_version() -> str:
+    """Beam's version as installed, read without importing Beam: build.json records it for
+    every build, in-process ones too, so the file does not depend on the execution path."""
+    from importlib.metadata import version
+
+    return version("apache-beam")
+
+
+class PipelineOptionsError(ValueError):
+    """Beam (or the in-process runner) refused the pipeline options passed through the CLI."""
 
 
 # errno values that mean "no room": the user frees space and reruns
@@ -380,4 +405,3 @@ class ProgressWatcher:
             self._thread.join()
         if self.callback and self.paths:
             self.callback(self.count(), self.total)
-

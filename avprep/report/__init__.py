@@ -94,13 +94,16 @@ def _stage_notes(config: dict[str, Any], sampled: SampledStats) -> dict[str, str
 
 
 def _images(ms: ManifestStats, sampled: SampledStats) -> dict[str, Any]:
+    """Every plot the page shows. A histogram of one value (a one-clip build) is left out:
+    the page states that value instead, and each plot costs ~0.1 s (matplotlib's layout)."""
     from avprep.report import figures, images
 
     out: dict[str, Any] = {
         "status": data_uri(figures.status_png(ms.n_ok, ms.by_reason)),
         "splits": data_uri(figures.groups_png(ms.by_split, list(ms.by_reason), "split")),
-        "durations": data_uri(figures.durations_png(ms.duration_ok, ms.duration_rejected)),
     }
+    if len(ms.duration_ok) + len(ms.duration_rejected) > 1:
+        out["durations"] = data_uri(figures.durations_png(ms.duration_ok, ms.duration_rejected))
     if ms.by_speaker:
         if len(ms.by_speaker) <= SPEAKER_TABLE_MAX:
             out["speakers"] = data_uri(
@@ -108,7 +111,7 @@ def _images(ms: ManifestStats, sampled: SampledStats) -> dict[str, Any]:
             )
         else:
             out["speakers"] = data_uri(figures.speaker_yield_png(ms.by_speaker))
-    if len(ms.good_run_fraction) or sampled.good_frame_fraction:
+    if len(ms.good_run_fraction) > 1 or len(sampled.good_frame_fraction) > 1:
         out["good_frames"] = data_uri(
             figures.good_frames_png(
                 sampled.good_frame_fraction, ms.good_run_fraction, ms.good_run_frames
@@ -132,7 +135,7 @@ def _images(ms: ManifestStats, sampled: SampledStats) -> dict[str, Any]:
     if ms.n_with_phones:
         out["phones"] = data_uri(figures.phones_png(ms.phone_counts, ms.n_with_phones))
         out["visemes"] = data_uri(figures.visemes_png(ms.viseme_counts, ms.n_with_phones))
-    if ms.label_confidence is not None and len(ms.label_confidence):
+    if ms.label_confidence is not None and len(ms.label_confidence) > 1:
         out["confidence"] = data_uri(figures.confidence_png(ms.label_confidence))
     return out
 

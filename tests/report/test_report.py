@@ -281,3 +281,52 @@ def test_many_speakers_and_hostile_strings(tmp_path):
     assert all(by_speaker[s] / total[s] >= cutoff for s in total if s not in shown)
     assert doc.num("reason:no_face") == sum(r["reason"] == "no_face" for r in rows)
     assert doc.image("clips per speaker")
+
+
+# ---------------------------------------------------------------- a one-clip build
+
+
+def test_one_clip_report_states_values_instead_of_one_value_histograms(
+    tmp_path, demo_corpus, demo_report
+):
+    from avprep.build_config import BuildConfig
+    from pipelines.build import run_build
+
+    root = tmp_path / "corpus"
+    (root / "speaker1").mkdir(parents=True)
+    for name in ("clip00.mp4", "clip00.txt"):
+        shutil.copy(demo_corpus / "speaker1" / name, root / "speaker1" / name)
+    out = tmp_path / "out"
+    cfg = BuildConfig(
+        dataset="folder",
+        root=str(root),
+        out=str(out),
+        face_backend="dlib",
+        features=(),
+        aligner="pocketsphinx",
+    )
+    result = run_build(cfg)
+    doc = parse_report(Path(result.report).read_text())
+    (row,) = _manifest(out)
+    assert row["status"] == "ok"
+    one_value = ("clip duration histogram", "good-frame fraction and longest good run",
+                 "label confidence histogram")  # fmt: skip
+    alts = {alt for alt, _ in doc.images}
+    assert not alts & set(one_value)
+    assert doc.num("good_run_frames") == row["good_run_length"]
+    assert doc.num("good_run_fraction") == pytest.approx(
+        row["good_run_length"] / row["n_frames"], abs=1e-3
+    )
+    (sample,) = iter_samples(str(out))
+    face = sample.meta["face"]
+    assert doc.num("good_frame_fraction") == pytest.approx(
+        face["good_frames"] / sample.n_frames, abs=1e-3
+    )
+    assert doc.num("label_confidence") == pytest.approx(row["label_confidence"], abs=1e-3)
+    assert doc.num("duration_ok_total") == pytest.approx(row["duration"], abs=0.01)
+    for alt in ("head pose histograms", "phone histogram", "viseme histogram"):
+        assert doc.image(alt)  # what one clip does show
+    _check_images(doc)
+    demo_doc, _ = demo_report  # a build of several clips keeps every histogram
+    for alt in one_value:
+        assert demo_doc.image(alt)
