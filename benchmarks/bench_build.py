@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 
 from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor
 from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.demo import make_demo_corpus
-from avprep.samples import ClipProcessor
 from pipelines.build import run_build
 
 FULL = dict(

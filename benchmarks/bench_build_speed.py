@@ -96,8 +96,8 @@ def part_per_clip(root: str, variant: str) -> dict:
     # thread: OpenCV, BLAS and pocketsphinx run single-threaded here)
     time.perf_counter = time.process_time
     from avprep.build_config import BuildConfig
+    from avprep.clip_processor import ClipProcessor
     from avprep.datasets import DiscoverOptions, get_adapter
-    from avprep.samples import ClipProcessor
 
     face_options = {"detect_scaled": False} if variant == "unscaled" else {}
     cfg = BuildConfig(

@@ -40,7 +40,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from avprep import storage
 from avprep.build_config import BuildConfig
-from avprep.samples import ClipProcessor
+from avprep.clip_processor import ClipProcessor
 from pipelines import runners
 from pipelines.build_folder import BuildLock, check_out_folder, temp_files
 from pipelines.build_steps import (

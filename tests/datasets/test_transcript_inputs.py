@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef
 from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.datasets.transcripts import (
@@ -15,7 +16,6 @@ from avprep.datasets.transcripts import (
 )
 from avprep.demo import write_talking_clip
 from avprep.phonetics.lexicon import normalize_transcript
-from avprep.samples import ClipProcessor
 
 RUSSIAN = "Привет, как у тебя дела сегодня"
 

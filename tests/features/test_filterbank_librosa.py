@@ -34,7 +34,7 @@ def test_clip_stages_import_neither_librosa_nor_scipy_signal():
     code = (
         "import sys\n"
         "from avprep.build_config import BuildConfig\n"
-        "from avprep.samples import ClipProcessor\n"
+        "from avprep.clip_processor import ClipProcessor\n"
         "p = ClipProcessor(BuildConfig(dataset='folder', root='.', out='unused', "
         "face_backend='dlib', aligner='none', "
         "features=('mfcc_davs', 'mfcc_syncnet', 'mfcc_cran', 'logspec_dvae')))\n"
