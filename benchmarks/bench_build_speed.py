@@ -49,7 +49,7 @@ def peak_rss_mb() -> float:
 
 def make_lrw_like_clips(root: Path, n: int) -> list[Path]:
     """``n`` LRW-like clips (see module doc); words cycle, every clip its own motion."""
-    from avprep.demo import (
+    from avprep.datasets.demo_media import (
         PORTRAIT_FACE_BOXES,
         WORD_CLIP_FRAMES,
         _at_16k,

@@ -13,7 +13,7 @@ import pytest
 from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor, FullFramesStage, IdentityPhotoProcessor
 from avprep.clips import ClipError, ClipRef, ClipRejected, ClipWork
-from avprep.demo import write_talking_clip
+from avprep.datasets.demo_media import write_talking_clip
 from avprep.face.stage import FaceStage
 from avprep.plan import ref_from_json, ref_to_json
 from avprep.stages import Stage

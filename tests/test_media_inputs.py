@@ -18,7 +18,7 @@ import soundfile as sf
 from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef
-from avprep.demo import _encode_audio, animate_face, write_talking_clip
+from avprep.datasets.demo_media import _encode_audio, animate_face, write_talking_clip
 from avprep.features.configs import get_feature_config
 from avprep.features.tracks import track_timing
 from avprep.features.windows import window_validity

@@ -19,7 +19,7 @@ import torch
 from click.testing import CliRunner
 
 from avprep.cli import main
-from avprep.demo import SPEECH_DIR, face_photo, write_talking_clip
+from avprep.datasets.demo_media import SPEECH_DIR, face_photo, write_talking_clip
 from models.training import TrainContext
 from models.training.checkpoint import save_checkpoint
 from models.training.config import resolve_config
