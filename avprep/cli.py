@@ -680,7 +680,7 @@ def datasets_cmd() -> None:
 )
 def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> None:
     """Summarise a build: counts, rejections with reasons, and what a sample holds."""
-    from avprep.inspect import describe_build
+    from avprep.build_summary import describe_build
 
     if not build_dir and not dataset:
         raise click.UsageError("give BUILD_DIR or --dataset")
