@@ -101,7 +101,7 @@ def make_stages(config: BuildConfig) -> list[Stage]:
     else:
         stages.append(FullFramesStage(config.frame_side, config.jpeg_quality))
     if config.features:
-        from avprep.features.configs import parse_feature_configs
+        from avprep.features.config import parse_feature_configs
         from avprep.features.stage import AudioFeatureStage
 
         extra = parse_feature_configs(config.feature_configs) if config.feature_configs else None

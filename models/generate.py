@@ -127,7 +127,7 @@ def decode_speech(path: str, max_seconds: float = 120.0) -> np.ndarray:
 def speech_windows(path: str, track: str, max_seconds: float = 120.0) -> Speech:
     """The ``track`` feature windows of every usable frame, computed as a build computes
     them (audio of whole frames, usable steps, the track's window convention)."""
-    from avprep.features.configs import get_feature_config
+    from avprep.features.config import get_feature_config
     from avprep.features.tracks import compute_track, track_timing
     from avprep.features.windows import frame_windows
 

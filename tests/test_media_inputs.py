@@ -19,7 +19,7 @@ from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef
 from avprep.datasets.demo_media import _encode_audio, animate_face, write_talking_clip
-from avprep.features.configs import get_feature_config
+from avprep.features.config import get_feature_config
 from avprep.features.tracks import track_timing
 from avprep.features.windows import window_validity
 from avprep.media import DecodeConfig, decode_clip
