@@ -337,7 +337,7 @@ def build(
     no_report: bool,
 ) -> None:
     """Build webdataset shards + manifest for DATASET (see `avprep datasets`)."""
-    from avprep.build_config import BuildConfig
+    from avprep.config import BuildConfig
     from avprep.datasets import get_adapter
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig

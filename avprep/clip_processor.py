@@ -29,8 +29,8 @@ import soundfile as sf
 import avprep
 from avprep import sample_format as fmt
 from avprep import storage
-from avprep.build_config import BuildConfig
 from avprep.clips import ClipError, ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.config import BuildConfig
 from avprep.datasets.transcripts import check_transcript
 from avprep.face.registry import NO_FACE
 from avprep.keys import printable, printable_values

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import cv2
 
-from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.datasets.demo_media import make_demo_corpus
 from pipelines.build import run_build

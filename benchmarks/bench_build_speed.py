@@ -95,8 +95,8 @@ def part_per_clip(root: str, variant: str) -> dict:
     # time measures the neighbours too, so this process's clock is its own CPU time (one
     # thread: OpenCV, BLAS and pocketsphinx run single-threaded here)
     time.perf_counter = time.process_time
-    from avprep.build_config import BuildConfig
     from avprep.clip_processor import ClipProcessor
+    from avprep.config import BuildConfig
     from avprep.datasets import DiscoverOptions, get_adapter
 
     face_options = {"detect_scaled": False} if variant == "unscaled" else {}

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from avprep.build_config import BuildConfig
+from avprep.config import BuildConfig
 from avprep.datasets.demo_media import make_demo_corpus
 from pipelines.build import run_build
 

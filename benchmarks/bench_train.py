@@ -54,7 +54,7 @@ STAGE_INPUTS: dict[tuple[str, str], dict[str, str]] = {
 
 
 def demo_build(work: Path) -> Path:
-    from avprep.build_config import BuildConfig
+    from avprep.config import BuildConfig
     from avprep.datasets.demo_media import make_demo_corpus
     from pipelines.build import run_build
 

@@ -39,8 +39,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from avprep import storage
-from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from pipelines import runners
 from pipelines.build_folder import BuildLock, check_out_folder, temp_files
 from pipelines.build_steps import (

@@ -37,9 +37,9 @@ import pyarrow.parquet as pq
 
 import avprep
 from avprep import storage
-from avprep.build_config import BuildConfig
 from avprep.build_layout import BuildLayout
 from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.plan import plan_shards, ref_from_json, ref_to_json
 from avprep.schema import manifest_table

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor, FullFramesStage, IdentityPhotoProcessor
 from avprep.clips import ClipError, ClipRef, ClipRejected, ClipWork
+from avprep.config import BuildConfig
 from avprep.datasets.demo_media import write_talking_clip
 from avprep.face.stage import FaceStage
 from avprep.plan import ref_from_json, ref_to_json

@@ -15,9 +15,9 @@ import imageio_ffmpeg
 import numpy as np
 import soundfile as sf
 
-from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef
+from avprep.config import BuildConfig
 from avprep.datasets.demo_media import _encode_audio, animate_face, write_talking_clip
 from avprep.features.config import get_feature_config
 from avprep.features.tracks import track_timing

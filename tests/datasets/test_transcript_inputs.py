@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from avprep.build_config import BuildConfig
 from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef
+from avprep.config import BuildConfig
 from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.datasets.demo_media import write_talking_clip
 from avprep.datasets.transcripts import (

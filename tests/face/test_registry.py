@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from face_videos import make_work, still_astronaut
 
-from avprep.build_config import BuildConfig
 from avprep.cli import main
+from avprep.config import BuildConfig
 from avprep.face import FaceConfig, FaceStage
 from avprep.face.backends import DlibLandmarker
 from avprep.face.registry import (
