@@ -88,7 +88,7 @@ def make_identity_stages(config: BuildConfig) -> list[Stage]:
     from avprep.face.stage import FaceConfig, FaceStage
 
     options = {**config.face_options, "image_format": "jpg", "detect_every": 1}
-    return [FaceStage(FaceConfig(backend=config.face_backend, **options))]
+    return [FaceStage(FaceConfig.from_options(config.face_backend, options))]
 
 
 def make_stages(config: BuildConfig) -> list[Stage]:
@@ -97,7 +97,7 @@ def make_stages(config: BuildConfig) -> list[Stage]:
     if config.face_backend != NO_FACE:
         from avprep.face.stage import FaceConfig, FaceStage
 
-        stages.append(FaceStage(FaceConfig(backend=config.face_backend, **config.face_options)))
+        stages.append(FaceStage(FaceConfig.from_options(config.face_backend, config.face_options)))
     else:
         stages.append(FullFramesStage(config.frame_side, config.jpeg_quality))
     if config.features:

@@ -165,7 +165,7 @@ def _face_stage(crop_size: int, backend: str, detect_every: int, template: str =
 
     if template not in TEMPLATE_TRANSFORMS:
         raise GenerateError(f"unknown face template {template!r}")
-    size = {"crop_size": crop_size} if template == "davs256" else {"crop_size_small": crop_size}
+    size = {"crop_size_davs": crop_size} if template == "davs256" else {"crop_size_cran": crop_size}
     # as clip_processor.make_identity_stages configures it for photos (detection on every image)
     return FaceStage(
         FaceConfig(backend=backend, image_format="jpg", detect_every=detect_every, **size)
