@@ -340,7 +340,7 @@ def build(
     no_report: bool,
 ) -> None:
     """Build webdataset shards + manifest for DATASET (see `avprep datasets`)."""
-    from avprep.build_config import BuildConfig
+    from avprep.config import BuildConfig
     from avprep.datasets import get_adapter
     from avprep.datasets.base import EmptyCorpusError
     from avprep.media import DecodeConfig
@@ -683,7 +683,7 @@ def datasets_cmd() -> None:
 )
 def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> None:
     """Summarise a build: counts, rejections with reasons, and what a sample holds."""
-    from avprep.inspect import describe_build
+    from avprep.build_summary import describe_build
 
     if not build_dir and not dataset:
         raise click.UsageError("give BUILD_DIR or --dataset")

@@ -3,7 +3,7 @@
 A shard stores its audio as 16-bit FLAC, and every feature track must be computable from
 exactly those samples (the official DAVS code also reads 16-bit wav: ``audioread`` gives
 ``int16 / 32768``). So the decoded float audio is quantised once, right after decoding
-(:class:`avprep.samples.ClipProcessor`), and everything downstream (features, alignment, the
+(:class:`avprep.clip_processor.ClipProcessor`), and everything downstream (features, alignment, the
 FLAC writer) sees the quantised samples ``q / 32768`` with ``q`` int16. Those are exact in
 float32, and libsndfile reads 16-bit FLAC back as ``q / 32768``, so recomputing a track
 from the shard's FLAC is bit-identical to the stored track.

@@ -1,5 +1,5 @@
 """How a sample is stored in a shard: the one place that spells its member names, for the
-writer (:class:`~avprep.samples.ClipProcessor`, :mod:`avprep.face.crop_codec`) and the reader
+writer (:class:`~avprep.clip_processor.ClipProcessor`, :mod:`avprep.face.crop_codec`) and the reader
 (:class:`~avprep.reader.sample.ShardSample`) side by side.
 
 A sample is ``(key, {member: bytes})`` and each member is the tar file ``<key>.<member>``

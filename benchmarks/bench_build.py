@@ -21,10 +21,10 @@ from pathlib import Path
 
 import cv2
 
-from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from avprep.datasets import DiscoverOptions, get_adapter
-from avprep.demo import make_demo_corpus
-from avprep.samples import ClipProcessor
+from avprep.datasets.demo_media import make_demo_corpus
 from pipelines.build import run_build
 
 FULL = dict(

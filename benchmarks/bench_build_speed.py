@@ -56,7 +56,7 @@ def peak_rss_mb() -> float:
 
 def make_lrw_like_clips(root: Path, n: int) -> list[Path]:
     """``n`` LRW-like clips (see module doc); words cycle, every clip its own motion."""
-    from avprep.demo import (
+    from avprep.datasets.demo_media import (
         PORTRAIT_FACE_BOXES,
         WORD_CLIP_FRAMES,
         _at_16k,
@@ -102,9 +102,9 @@ def part_per_clip(root: str, variant: str) -> dict:
     # time measures the neighbours too, so this process's clock is its own CPU time (one
     # thread: OpenCV, BLAS and pocketsphinx run single-threaded here)
     time.perf_counter = time.process_time
-    from avprep.build_config import BuildConfig
+    from avprep.clip_processor import ClipProcessor
+    from avprep.config import BuildConfig
     from avprep.datasets import DiscoverOptions, get_adapter
-    from avprep.samples import ClipProcessor
 
     face_options = {"detect_scaled": False} if variant == "unscaled" else {}
     cfg = BuildConfig(

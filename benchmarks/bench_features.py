@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from avprep.clips import ClipRef, ClipWork, DecodedMedia  # noqa: E402
-from avprep.features.configs import FEATURE_CONFIGS  # noqa: E402
+from avprep.features.config import FEATURE_CONFIGS  # noqa: E402
 from avprep.features.stage import DEFAULT_FEATURES, AudioFeatureStage  # noqa: E402
 from avprep.features.tracks import compute_track  # noqa: E402
 

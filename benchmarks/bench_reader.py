@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from avprep.build_config import BuildConfig  # noqa: E402
+from avprep.config import BuildConfig  # noqa: E402
 from avprep.reader import (  # noqa: E402
     SampleFilter,
     StreamConfig,

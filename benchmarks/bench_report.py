@@ -34,8 +34,8 @@ REASONS = ("no_face", "too_short", "corrupt_media", "extreme_pose", "no_audio", 
 
 def demo_build(base: Path) -> Path:
     """The demo corpus's six talking clips through the real pipeline (no report)."""
-    from avprep.build_config import BuildConfig
-    from avprep.demo import make_demo_corpus
+    from avprep.config import BuildConfig
+    from avprep.datasets.demo_media import make_demo_corpus
     from pipelines.build import run_build
 
     out = base / "demo_build"

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from avprep.build_config import BuildConfig
-from avprep.demo import make_demo_corpus
+from avprep.config import BuildConfig
+from avprep.datasets.demo_media import make_demo_corpus
 from pipelines.build import run_build
 
 FULL = dict(

@@ -54,8 +54,8 @@ STAGE_INPUTS: dict[tuple[str, str], dict[str, str]] = {
 
 
 def demo_build(work: Path) -> Path:
-    from avprep.build_config import BuildConfig
-    from avprep.demo import make_demo_corpus
+    from avprep.config import BuildConfig
+    from avprep.datasets.demo_media import make_demo_corpus
     from pipelines.build import run_build
 
     out = work / "demo_build"

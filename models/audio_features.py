@@ -24,7 +24,7 @@ import python_speech_features as psf
 import scipy.fft
 import torch
 
-from avprep.features.configs import (
+from avprep.features.config import (
     FeatureConfig,
     HtkMfccConfig,
     LogSpecConfig,

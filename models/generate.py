@@ -127,7 +127,7 @@ def decode_speech(path: str, max_seconds: float = 120.0) -> np.ndarray:
 def speech_windows(path: str, track: str, max_seconds: float = 120.0) -> Speech:
     """The ``track`` feature windows of every usable frame, computed as a build computes
     them (audio of whole frames, usable steps, the track's window convention)."""
-    from avprep.features.configs import get_feature_config
+    from avprep.features.config import get_feature_config
     from avprep.features.tracks import compute_track, track_timing
     from avprep.features.windows import frame_windows
 
@@ -165,8 +165,8 @@ def _face_stage(crop_size: int, backend: str, detect_every: int, template: str =
 
     if template not in TEMPLATE_TRANSFORMS:
         raise GenerateError(f"unknown face template {template!r}")
-    size = {"crop_size": crop_size} if template == "davs256" else {"crop_size_small": crop_size}
-    # as samples.make_identity_stages configures it for photos (detection on every image)
+    size = {"crop_size_davs": crop_size} if template == "davs256" else {"crop_size_cran": crop_size}
+    # as clip_processor.make_identity_stages configures it for photos (detection on every image)
     return FaceStage(
         FaceConfig(backend=backend, image_format="jpg", detect_every=detect_every, **size)
     )

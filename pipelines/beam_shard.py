@@ -10,8 +10,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from avprep.build_config import BuildConfig
-from avprep.samples import ClipProcessor
+from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from pipelines import runners
 from pipelines.build_steps import build_shard, worker_processor
 

@@ -4,7 +4,7 @@ runs in the driver and at each node, testable and reusable without Beam.
 - :func:`prepare` (driver): discover, plan, check or record the build's state
   (``_state.json``), write one plan file per shard, find the shards still to do.
 - :func:`build_shard` (a worker, one shard): every clip of the shard's plan through the
-  :class:`~avprep.samples.ClipProcessor`, samples streamed into ``shards/<name>.tar`` (an
+  :class:`~avprep.clip_processor.ClipProcessor`, samples streamed into ``shards/<name>.tar`` (an
   atomic write: the tar appears under its name only after its manifest rows are in
   ``_parts/<name>.parquet``, so "both exist" means "done").
 - :func:`finalize` (once, last): every shard's rows into ``manifest.parquet``, and
@@ -38,11 +38,11 @@ import pyarrow.parquet as pq
 
 import avprep
 from avprep import storage
-from avprep.build_config import BuildConfig
 from avprep.build_layout import BuildLayout
+from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.plan import plan_shards, ref_from_json, ref_to_json
-from avprep.samples import ClipProcessor
 from avprep.schema import manifest_table
 from avprep.shards import ShardWriter
 from pipelines.build_folder import remove_recorded_outputs, temp_files

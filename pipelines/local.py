@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from avprep import storage
-from avprep.build_config import BuildConfig
-from avprep.samples import ClipProcessor
+from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from pipelines.build_folder import BuildLock, check_out_folder, temp_files
 from pipelines.build_steps import (
     BuildResult,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avprep.demo import face_photo, make_demo_corpus, speech_assets
+from avprep.datasets.demo_media import face_photo, make_demo_corpus, speech_assets
 from tests.reader.reader_fixtures import build_cremad, build_demo, build_identity, synthetic_shards
 
 

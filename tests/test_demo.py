@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from avprep.cli import main
 from avprep.datasets import DiscoverOptions, get_adapter
 from avprep.datasets.cremad import EMOTIONS
+from avprep.datasets.demo_media import IDENTITY_AUGMENTATIONS, make_demo_corpus, speech_assets
 from avprep.datasets.lrw import parse_lrw_txt
-from avprep.demo import IDENTITY_AUGMENTATIONS, make_demo_corpus, speech_assets
 from avprep.media import DecodeConfig, decode_clip
 from avprep.shards import iter_shard
 

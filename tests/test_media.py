@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from avprep.clips import ClipRejected
-from avprep.demo import write_talking_clip
+from avprep.datasets.demo_media import write_talking_clip
 from avprep.media import DecodeConfig, align_audio, decode_audio, decode_clip
 
 

@@ -15,15 +15,15 @@ import imageio_ffmpeg
 import numpy as np
 import soundfile as sf
 
-from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef
-from avprep.demo import _encode_audio, animate_face, write_talking_clip
-from avprep.features.configs import get_feature_config
+from avprep.config import BuildConfig
+from avprep.datasets.demo_media import _encode_audio, animate_face, write_talking_clip
+from avprep.features.config import get_feature_config
 from avprep.features.tracks import track_timing
 from avprep.features.windows import window_validity
 from avprep.media import DecodeConfig, decode_clip
 from avprep.reader.sample import ShardSample
-from avprep.samples import ClipProcessor
 
 
 def _set_display_matrix(path: Path, matrix: tuple[int, ...]) -> None:

@@ -1,9 +1,9 @@
 """The bundled demo corpus: real speech under real faces, made offline at first use.
 
 ``avprep build demo`` needs no ``--root``: the corpus is composed from the bundled LibriVox
-recordings, scikit-image's astronaut photo and matplotlib's Grace Hopper portrait (see
-:mod:`avprep.demo`) into ``$AVPREP_HOME/_corpora/demo``, then read part by part, each with
-the labels its trainer needs:
+recordings, scikit-image's astronaut photo and matplotlib's Grace Hopper portrait (by the
+media composer beside this adapter, :mod:`avprep.datasets.demo_media`) into
+``$AVPREP_HOME/_corpora/demo``, then read part by part, each with the labels its trainer needs:
 
 - ``talking`` (6 clips, read like any folder of videos with transcripts): speaker,
   transcript, emotion ``NEU`` (CREMA-D code and ``emotion_id``);
@@ -24,10 +24,16 @@ from avprep import storage
 from avprep.clips import ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, register
 from avprep.datasets.cremad import EMOTIONS
+from avprep.datasets.demo_media import (
+    DEMO_PARTS,
+    IDENTITIES_DIR,
+    WORD_LIST,
+    WORDS_DIR,
+    make_demo_corpus,
+)
 from avprep.datasets.folder import discover_folder
 from avprep.datasets.identity import IdentityAdapter
 from avprep.datasets.lrw import LRWAdapter
-from avprep.demo import DEMO_PARTS, IDENTITIES_DIR, WORD_LIST, WORDS_DIR, make_demo_corpus
 from avprep.keys import clip_key
 from avprep.paths import avprep_home
 

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from avprep.face.registry import DEFAULT_FACE_BACKEND, LandmarkerOptions, get_face_backend
+
+# Face options renamed since builds were first written (issue 20): old name -> current name.
+# A build.json keeps the ``face_options`` it was started with, old names included, and its
+# fingerprint covers them, so the old names stay accepted as input (never written back).
+RENAMED_FACE_OPTIONS = {"crop_size": "crop_size_davs", "crop_size_small": "crop_size_cran"}
+
+
+def current_face_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` (a build's ``face_options``) with renamed options under their current
+    names; giving both an old and its current name is refused."""
+    out = dict(options)
+    for old, new in RENAMED_FACE_OPTIONS.items():
+        if old in out:
+            if new in out:
+                raise ValueError(f"face options {old!r} and {new!r} are one option (the old "
+                                 f"and the current name): give only {new!r}")
+            out[new] = out.pop(old)
+    return out
 
 
 @dataclass
@@ -44,9 +63,9 @@ class FaceConfig:
     min_good_fraction: float = 0.5  # clips with fewer usable frames are rejected
 
     # crops
-    crop_size: int = 256  # DAVS / DVAE template (official DAVS geometry)
-    crop_margin: int = 2  # crop256 is stored (crop_size + 2 margin)^2: the official 260 crop
-    crop_size_small: int = 112  # CRAN template
+    crop_size_davs: int = 256  # DAVS / DVAE template (official DAVS geometry): crop256
+    crop_margin: int = 2  # crop256 is stored (crop_size_davs + 2 margin)^2: the official 260
+    crop_size_cran: int = 112  # CRAN template: crop112
     mouth_size: int = 96
     image_format: str = "mp4"  # "mp4" (one member per stream) | "jpg" (one member per frame)
     jpeg_quality: int = 95
@@ -62,10 +81,16 @@ class FaceConfig:
             w = getattr(self, name)
             if w < 1 or w % 2 == 0:
                 raise ValueError(f"{name} must be an odd number >= 1, not {w}")
-        if self.crop_margin < 0 or (self.crop_size + 2 * self.crop_margin) % 2:
+        if self.crop_margin < 0 or (self.crop_size_davs + 2 * self.crop_margin) % 2:
             raise ValueError("crop_margin must be >= 0 (stored crops need an even size)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError("jpeg_quality must be in 1..100")
+
+    @classmethod
+    def from_options(cls, backend: str, options: Mapping[str, Any]) -> FaceConfig:
+        """The face stage settings of a build: ``face_backend`` and ``face_options`` (whose
+        old option names are still read, see :data:`RENAMED_FACE_OPTIONS`)."""
+        return cls(backend=backend, **current_face_options(options))
 
     def landmarker_options(self) -> LandmarkerOptions:
         return LandmarkerOptions(

@@ -84,20 +84,20 @@ def _warp_all(
 
 def _templates_meta(cfg: FaceConfig) -> dict[str, dict]:
     """What every sample records about its crop geometry (schema: ``face.templates``)."""
-    cx, cy, side = DAVS_TEMPLATE.mouth_box(cfg.crop_size)
+    cx, cy, side = DAVS_TEMPLATE.mouth_box(cfg.crop_size_davs)
     return {
         "crop256": {
             **DAVS_TEMPLATE.as_dict(),
-            "points_at_crop_size": DAVS_TEMPLATE.scaled(cfg.crop_size).round(4).tolist(),
-            "crop_size": cfg.crop_size,
-            "stored_size": cfg.crop_size + 2 * cfg.crop_margin,
+            "points_at_crop_size": DAVS_TEMPLATE.scaled(cfg.crop_size_davs).round(4).tolist(),
+            "crop_size": cfg.crop_size_davs,
+            "stored_size": cfg.crop_size_davs + 2 * cfg.crop_margin,
             "margin": cfg.crop_margin,
         },
         "crop112": {
             **CRAN_TEMPLATE.as_dict(),
-            "points_at_crop_size": CRAN_TEMPLATE.scaled(cfg.crop_size_small).round(4).tolist(),
-            "crop_size": cfg.crop_size_small,
-            "stored_size": cfg.crop_size_small,
+            "points_at_crop_size": CRAN_TEMPLATE.scaled(cfg.crop_size_cran).round(4).tolist(),
+            "crop_size": cfg.crop_size_cran,
+            "stored_size": cfg.crop_size_cran,
             "margin": 0,
         },
         "mouth": {
@@ -214,15 +214,15 @@ class FaceStage(Stage):
 
         anchors = hold_nearest(anchor_points(lms), valid)
         anchors = smooth_runs(anchors, np.ones(n, bool), cfg.anchor_smooth_window)
-        a256 = align_transforms(anchors, "davs256", cfg.crop_size)
-        a112 = align_transforms(anchors, "cran112", cfg.crop_size_small)
-        am = mouth_transforms(a256, cfg.crop_size, cfg.mouth_size)
+        a256 = align_transforms(anchors, "davs256", cfg.crop_size_davs)
+        a112 = align_transforms(anchors, "cran112", cfg.crop_size_cran)
+        am = mouth_transforms(a256, cfg.crop_size_davs, cfg.mouth_size)
         grey, mg256 = DAVS_TEMPLATE.border_value, cfg.crop_margin
         crops = {
             "crop256": _warp_all(
-                frames, translate(a256, mg256, mg256), cfg.crop_size + 2 * mg256, grey
+                frames, translate(a256, mg256, mg256), cfg.crop_size_davs + 2 * mg256, grey
             ),
-            "crop112": _warp_all(frames, a112, cfg.crop_size_small, CRAN_TEMPLATE.border_value),
+            "crop112": _warp_all(frames, a112, cfg.crop_size_cran, CRAN_TEMPLATE.border_value),
             "mouth": _warp_all(frames, am, cfg.mouth_size, grey),
         }
         t_enc = time.perf_counter()
@@ -252,8 +252,8 @@ class FaceStage(Stage):
             "template": {"crop256": "davs256", "crop112": "cran112", "mouth": "davs256-mouth"},
             "templates": _templates_meta(cfg),
             "crop_sizes": {
-                "crop256": cfg.crop_size,
-                "crop112": cfg.crop_size_small,
+                "crop256": cfg.crop_size_davs,
+                "crop112": cfg.crop_size_cran,
                 "mouth": cfg.mouth_size,
             },
             "crop_margins": {"crop256": cfg.crop_margin, "crop112": 0, "mouth": 0},

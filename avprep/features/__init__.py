@@ -1,6 +1,6 @@
 """Audio features as DAVS, SyncNet, CRAN and DVAE compute them, with per-frame windows.
 
-- :mod:`~avprep.features.configs`: named configs (``mfcc_davs``, ``mfcc_syncnet``,
+- :mod:`~avprep.features.config`: named configs (``mfcc_davs``, ``mfcc_syncnet``,
   ``mfcc_cran``, ``logspec_dvae``), the registry, JSON loading of user configs;
 - :mod:`~avprep.features.mfcc`, :mod:`~avprep.features.spectrogram`: the tracks;
 - :mod:`~avprep.features.tracks`: track timing (which samples a step analyses);
@@ -9,7 +9,7 @@
 - :mod:`~avprep.features.stage`: :class:`AudioFeatureStage` for ``avprep build``.
 """
 
-from avprep.features.configs import (
+from avprep.features.config import (
     FEATURE_CONFIGS,
     FeatureConfig,
     HtkMfccConfig,

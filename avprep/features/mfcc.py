@@ -32,7 +32,7 @@ import numpy as np
 import python_speech_features as psf
 import scipy.fft
 
-from avprep.features.configs import HtkMfccConfig, PsfMfccConfig
+from avprep.features.config import HtkMfccConfig, PsfMfccConfig
 
 
 def preemphasis(x: np.ndarray, coef: float) -> np.ndarray:

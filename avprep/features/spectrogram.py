@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from avprep.features.configs import LogSpecConfig
+from avprep.features.config import LogSpecConfig
 
 
 @lru_cache(maxsize=16)

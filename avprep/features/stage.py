@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from avprep.clips import ClipRejected, ClipWork
-from avprep.features.configs import FeatureConfig, config_to_dict, get_feature_config
+from avprep.features.config import FeatureConfig, config_to_dict, get_feature_config
 from avprep.features.noise import add_white_noise, noise_level_tag, noise_track_name
 from avprep.features.tracks import compute_track, track_timing
 from avprep.features.windows import describe_span, window_validity
@@ -40,7 +40,7 @@ class AudioFeatureStage(Stage):
     """Compute feature tracks (and noisy copies) from ``work.media.audio``.
 
     ``features``: names from the registry or ``extra_configs`` (what
-    :func:`~avprep.features.configs.load_feature_configs` returns). ``noise_levels_db``: white
+    :func:`~avprep.features.config.load_feature_configs` returns). ``noise_levels_db``: white
     noise levels relative to the clip's power (DVAE: -60, -30, -10); the noisy tracks are
     computed for ``noise_features`` (default: all ``features``). ``seed`` makes the noise
     deterministic per (clip key, seed).

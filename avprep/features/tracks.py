@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avprep.features.configs import FeatureConfig, HtkMfccConfig, LogSpecConfig, PsfMfccConfig
+from avprep.features.config import FeatureConfig, HtkMfccConfig, LogSpecConfig, PsfMfccConfig
 from avprep.features.mfcc import mfcc_htk, mfcc_psf
 from avprep.features.spectrogram import log_spectrogram
 

@@ -1,7 +1,7 @@
 """Per-video-frame windows cut from a continuous feature track.
 
 One function, :func:`frame_windows`, serves every convention; a
-:class:`~avprep.features.configs.WindowConvention` says where frame ``i``'s window starts and
+:class:`~avprep.features.config.WindowConvention` says where frame ``i``'s window starts and
 what happens at the clip edges, and the track's :class:`~avprep.features.tracks.TrackTiming`
 says which samples each step analyses. The audio each frame's window covers is
 ``[first_start + s_i*hop, first_start + (s_i + width - 1)*hop + win)`` samples
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avprep.features.configs import WindowConvention
+from avprep.features.config import WindowConvention
 from avprep.features.tracks import TrackTiming
 
 

@@ -34,7 +34,7 @@ from avprep.face.crop_codec import (
     decode_stream,
     jpeg_frames,
 )
-from avprep.features.configs import FEATURE_CONFIGS, config_from_dict
+from avprep.features.config import FEATURE_CONFIGS, config_from_dict
 from avprep.features.tracks import TrackTiming
 from avprep.features.windows import FrameWindows, frame_windows
 from avprep.schema import SchemaError, validate_sample_meta

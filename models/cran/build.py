@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from avprep.face.config import FaceConfig, current_face_options
+
 BUILD_OPTIONS = "--face-backend dlib --features mfcc_cran (plus the default pose limits)"
 
 
@@ -23,12 +25,12 @@ def check_build(info: dict[str, Any], stage: str) -> list[str]:
             "longest good run of each clip; rebuild with --face-backend dlib (or fan)"
         )
     else:
-        face = cfg.get("face_options") or {}
-        size = int(face.get("crop_size_small", 112))
+        face = current_face_options(cfg.get("face_options") or {})  # old builds: old names
+        size = int(face.get("crop_size_cran", FaceConfig.crop_size_cran))
         if size != 112:
             problems.append(
                 f"crop112 is {size}x{size} here: CRAN's networks take 112x112; rebuild with the "
-                "face option crop_size_small=112 (the default)"
+                "face option crop_size_cran=112 (the default)"
             )
         for name, flag in (("max_yaw", "--face-max-yaw"), ("max_pitch", "--face-max-pitch")):
             limit = face.get(name)

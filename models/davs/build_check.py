@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from avprep.face.config import FaceConfig, current_face_options
+
 WORD_STAGES = ("joint", "word")
 
 
@@ -33,7 +35,8 @@ def check_build(info: dict[str, Any], stage: str | None = None) -> list[str]:
             "no face crops (crop256): DAVS trains on 256x256 aligned faces; rebuild with "
             "--face-backend dlib (or fan)"
         )
-    crop = int((cfg.get("face_options") or {}).get("crop_size", 256))
+    face = current_face_options(cfg.get("face_options") or {})  # old builds: old names
+    crop = int(face.get("crop_size_davs", FaceConfig.crop_size_davs))
     if crop != 256:
         problems.append(f"face crops are {crop}x{crop}; DAVS needs the 256x256 DAVS template crop")
     if stage in WORD_STAGES:

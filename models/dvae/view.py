@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from avprep.features.configs import config_from_dict
+from avprep.features.config import config_from_dict
 from avprep.features.noise import add_white_noise, noise_level_tag, noise_track_name
 from avprep.features.tracks import TrackTiming, compute_track
 from avprep.features.windows import FrameWindows, frame_windows

@@ -240,7 +240,7 @@ def video_input(frames: np.ndarray, crop: str = "resize") -> torch.Tensor:
 
 def audio_input(audio: np.ndarray, sample_rate: int = 16000) -> torch.Tensor:
     """Mono float audio in [-1, 1] at 16 kHz -> SyncNet's (1, 1, 13, steps) MFCC."""
-    from avprep.features.configs import get_feature_config
+    from avprep.features.config import get_feature_config
     from avprep.features.mfcc import mfcc_psf
 
     if sample_rate != 16000:

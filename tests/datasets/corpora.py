@@ -1,8 +1,8 @@
 """Tiny corpora in the exact layouts and metadata formats the real ones are distributed in.
 
 One ``make_<corpus>(root) -> Path`` per adapter writes a few ~1 s clips of real
-media: scikit-image's astronaut photo or matplotlib's Grace Hopper portrait
-(both public domain), animated by :func:`avprep.demo.write_talking_clip`, over
+media: scikit-image's astronaut photo or matplotlib's Grace Hopper portrait (both public
+domain), animated by :func:`avprep.datasets.demo_media.write_talking_clip`, over
 LibriVox speech from ``avprep/data/speech``. Containers and codecs follow the
 corpus: GRID MPEG-1 ``.mpg`` (+ a 25 kHz ``.wav``), CREMA-D Sorenson ``.flv``
 at 30 fps with MP3 audio + ``AudioWAV/*.wav``, VoxCeleb2 H.264 ``.mp4`` + AAC
@@ -38,7 +38,7 @@ import soundfile as sf
 import soxr
 
 from avprep.datasets.base import DiscoverOptions
-from avprep.demo import face_photo, speech_assets, write_talking_clip
+from avprep.datasets.demo_media import face_photo, speech_assets, write_talking_clip
 from avprep.keys import clip_key
 
 REF_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -517,7 +517,7 @@ _LOOSE = "loose.jpg"  # an image outside any person folder
 
 
 def make_identity(root: Path, malformed: bool = True) -> Path:
-    from avprep.demo import animate_face
+    from avprep.datasets.demo_media import animate_face
 
     for p, (who, n) in _PERSONS.items():
         frames = animate_face(face(who), n * 10, (256, 256), seed=len(p), amplitude=2.0)

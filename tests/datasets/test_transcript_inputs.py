@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef
+from avprep.config import BuildConfig
 from avprep.datasets import DiscoverOptions, get_adapter
+from avprep.datasets.demo_media import write_talking_clip
 from avprep.datasets.transcripts import (
     SidecarError,
     TranscriptEncodingError,
     TranscriptSidecar,
     decode_transcript,
 )
-from avprep.demo import write_talking_clip
 from avprep.phonetics.lexicon import normalize_transcript
-from avprep.samples import ClipProcessor
 
 RUSSIAN = "Привет, как у тебя дела сегодня"
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from avprep.build_config import BuildConfig
 from avprep.cli import main
+from avprep.config import BuildConfig
 from avprep.face import FaceConfig, FaceStage
 from avprep.face.backends import DlibLandmarker
 from avprep.face.known_motion import make_work, still_astronaut

@@ -8,11 +8,11 @@ from importlib.resources import files
 import numpy as np
 import soundfile as sf
 
-from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor
 from avprep.clips import ClipRef, ClipWork, DecodedMedia
+from avprep.config import BuildConfig
 from avprep.features.stage import AudioFeatureStage
 from avprep.reader.sample import ShardSample
-from avprep.samples import ClipProcessor
 
 SR, FPS, SPF = 16000, 25.0, 640
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from avprep.features.configs import FEATURE_CONFIGS, HtkMfccConfig
+from avprep.features.config import FEATURE_CONFIGS, HtkMfccConfig
 from avprep.features.mfcc import (
     frame_signal,
     hamming_symmetric,

@@ -9,7 +9,7 @@ import pytest
 import python_speech_features as psf
 import scipy.signal
 
-from avprep.features.configs import FEATURE_CONFIGS
+from avprep.features.config import FEATURE_CONFIGS
 from avprep.features.mfcc import mfcc_psf
 from avprep.features.spectrogram import log_spectrogram
 from avprep.features.tracks import compute_track

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avprep.clips import ClipRef, ClipRejected, ClipWork, DecodedMedia
-from avprep.features.configs import FEATURE_CONFIGS, get_feature_config, load_feature_configs
+from avprep.features.config import FEATURE_CONFIGS, get_feature_config, load_feature_configs
 from avprep.features.noise import add_white_noise
 from avprep.features.stage import AudioFeatureStage
 from avprep.features.tracks import compute_track

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from avprep.features.configs import FEATURE_CONFIGS, WindowConvention
+from avprep.features.config import FEATURE_CONFIGS, WindowConvention
 from avprep.features.tracks import TrackTiming, compute_track, track_timing
 from avprep.features.windows import frame_windows, window_spans, window_starts
 

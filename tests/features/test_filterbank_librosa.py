@@ -33,8 +33,8 @@ def test_clip_stages_import_neither_librosa_nor_scipy_signal():
     """Each would cost every build worker ~0.75-0.8 s of start-up."""
     code = (
         "import sys\n"
-        "from avprep.build_config import BuildConfig\n"
-        "from avprep.samples import ClipProcessor\n"
+        "from avprep.config import BuildConfig\n"
+        "from avprep.clip_processor import ClipProcessor\n"
         "p = ClipProcessor(BuildConfig(dataset='folder', root='.', out='unused', "
         "face_backend='dlib', aligner='none', "
         "features=('mfcc_davs', 'mfcc_syncnet', 'mfcc_cran', 'logspec_dvae')))\n"

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch is the optional 'train' extra")
 
-from avprep.features.configs import FEATURE_CONFIGS  # noqa: E402
+from avprep.features.config import FEATURE_CONFIGS  # noqa: E402
 from avprep.features.noise import add_white_noise  # noqa: E402
 from avprep.features.tracks import compute_track  # noqa: E402
 from models.audio_features import AudioFeatureExtractor, extract_features  # noqa: E402

@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from avprep.cli import main
-from avprep.demo import SPEECH_DIR, face_photo
+from avprep.datasets.demo_media import SPEECH_DIR, face_photo
 from models.davs.checkpoint import official_checkpoint
 from models.davs.config import DavsTrainConfig
 from models.davs.trainer import make_network
@@ -275,7 +275,7 @@ def test_bad_inputs_name_the_file(assets, tmp_path):
 
 
 def test_video_input_uses_a_reference_frame(assets, tmp_path):
-    from avprep.demo import write_talking_clip
+    from avprep.datasets.demo_media import write_talking_clip
 
     speech, _ = sf.read(assets["wav"], dtype="float32")
     clip = tmp_path / "clip.mp4"

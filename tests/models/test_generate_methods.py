@@ -19,7 +19,7 @@ import torch
 from click.testing import CliRunner
 
 from avprep.cli import main
-from avprep.demo import SPEECH_DIR, face_photo, write_talking_clip
+from avprep.datasets.demo_media import SPEECH_DIR, face_photo, write_talking_clip
 from models.training import TrainContext
 from models.training.checkpoint import save_checkpoint
 from models.training.config import resolve_config
@@ -79,7 +79,7 @@ DVAE_SETS = (
 def dvae_runs(base, wav: str):
     """A vae run (normalisation: the speech's own logspec_dvae statistics) and a gan run
     whose vae_checkpoint is that run; returns (vae run, gan run, gan trainer)."""
-    from avprep.features.configs import get_feature_config
+    from avprep.features.config import get_feature_config
     from avprep.features.tracks import compute_track
     from models.dvae.normalize import stats_from_tracks
     from models.dvae.trainer import GanTrainer, LandmarkTrainer, VaeTrainer

@@ -17,9 +17,9 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from avprep.build_config import BuildConfig
 from avprep.cli import main
-from avprep.demo import write_talking_clip
+from avprep.config import BuildConfig
+from avprep.datasets.demo_media import write_talking_clip
 from avprep.schema import validate_sample_meta
 from avprep.shards import iter_shard
 from pipelines.build import run_build

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from avprep.cli import main
-from avprep.demo import write_talking_clip
+from avprep.datasets.demo_media import write_talking_clip
 from avprep.face.crop_codec import decode_stream
 from avprep.shards import iter_shard
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from avprep.cli import main
 from avprep.features import frame_windows, get_feature_config
-from avprep.features.configs import parse_feature_configs
+from avprep.features.config import parse_feature_configs
 from avprep.features.mfcc import mfcc_htk
 from avprep.features.noise import add_white_noise
 from avprep.features.tracks import compute_track, track_timing

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from avprep.build_config import BuildConfig
+from avprep.config import BuildConfig
 from pipelines.build import PipelineOptionsError, run_build
 
 
@@ -37,7 +37,7 @@ def test_in_process_build_imports_no_beam_and_equals_the_direct_runner_build(tmp
     assert beam.pipeline_result is not None  # the Beam job ran
     code = (
         "import sys\n"
-        "from avprep.build_config import BuildConfig\n"
+        "from avprep.config import BuildConfig\n"
         "from pipelines.build import run_build\n"
         f"cfg = BuildConfig(dataset='folder', root={str(demo_corpus)!r}, out={str(local_out)!r},"
         " shard_size=2, limit=3)\n"

@@ -13,7 +13,7 @@ import soxr
 from click.testing import CliRunner
 
 from avprep.cli import main
-from avprep.demo import write_talking_clip
+from avprep.datasets.demo_media import write_talking_clip
 from avprep.phonetics.phoneset import PHONES
 from avprep.shards import iter_shard
 

@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from avprep.build_config import BuildConfig
 from avprep.build_layout import WORKER_TOKEN as TOKEN_FILE
 from avprep.cli import main
+from avprep.config import BuildConfig
 from pipelines.build import run_build
 from pipelines.build_folder import OutFolderError
 from pipelines.runners import (

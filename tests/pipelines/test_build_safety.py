@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from avprep.build_config import BuildConfig
 from avprep.build_layout import LOCK as LOCK_FILE
 from avprep.cli import main
+from avprep.config import BuildConfig
 from pipelines.build import run_build
 from pipelines.build_folder import BuildLockedError, OutFolderError
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor
+from avprep.config import BuildConfig
 from avprep.face import backends
-from avprep.samples import ClipProcessor
 from pipelines.build import run_build
 from pipelines.build_steps import SetupError
 

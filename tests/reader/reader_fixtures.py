@@ -13,7 +13,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from avprep.build_config import BuildConfig
+from avprep.config import BuildConfig
 from avprep.schema import SAMPLE_SCHEMA_VERSION
 from avprep.shards import ShardWriter
 

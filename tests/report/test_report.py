@@ -289,7 +289,7 @@ def test_many_speakers_and_hostile_strings(tmp_path):
 def test_one_clip_report_states_values_instead_of_one_value_histograms(
     tmp_path, demo_corpus, demo_report
 ):
-    from avprep.build_config import BuildConfig
+    from avprep.config import BuildConfig
     from pipelines.build import run_build
 
     root = tmp_path / "corpus"

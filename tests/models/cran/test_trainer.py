@@ -284,3 +284,7 @@ def test_check_build_names_the_fixing_option():
                    "face_options": {"max_yaw": 180.0}},
     }  # fmt: skip
     assert any("--face-max-yaw" in p for p in check_build(no_pose, "rae"))
+    # the CRAN crop size, by its current name or the name older build.json files hold
+    for key in ("crop_size_cran", "crop_size_small"):
+        small = {"config": {**ok["config"], "face_options": {key: 96}}}
+        assert any("crop_size_cran=112" in p for p in check_build(small, "rae")), key

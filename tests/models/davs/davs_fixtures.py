@@ -59,8 +59,8 @@ def identity_batch(b: int = 4, size: int = 64, persons: int = 3, seed: int = 0):
 def build_demo_words(base):
     """The demo corpus's LRW-style word clips and identity photos, built as `avprep train
     davs --data demo` reads them (dlib crops, the mfcc_davs track)."""
-    from avprep.build_config import BuildConfig
-    from avprep.demo import make_demo_corpus
+    from avprep.config import BuildConfig
+    from avprep.datasets.demo_media import make_demo_corpus
     from pipelines.build import run_build
 
     parts = ("words", "identities")

@@ -68,6 +68,17 @@ def test_check_build_names_the_fixing_option(words_build):
     assert "--face-backend dlib" in text and "--features mfcc_davs" in text
 
 
+def test_check_build_reads_the_davs_crop_size_by_either_name():
+    """The DAVS crop size under its current face option name and under the one older
+    build.json files hold (``crop_size``)."""
+    base = {"dataset": "lrw", "face_backend": "dlib", "features": ["mfcc_davs"]}
+    for key in ("crop_size_davs", "crop_size"):
+        info = {"config": {**base, "face_options": {key: 128}}}
+        assert any("128x128" in p for p in check_build(info, "identity")), key
+        info = {"config": {**base, "face_options": {key: 256}}}
+        assert not any("crops are" in p for p in check_build(info, "identity")), key
+
+
 def test_stages_step_on_the_build(words_build):
     torch.manual_seed(0)
     ctx = cpu_context(data=(str(words_build),))

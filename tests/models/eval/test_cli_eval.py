@@ -11,7 +11,7 @@ import skimage.data
 from click.testing import CliRunner
 
 from avprep.cli import main
-from avprep.demo import write_talking_clip
+from avprep.datasets.demo_media import write_talking_clip
 
 
 def _write_frames(folder, frames):

@@ -50,8 +50,8 @@ def test_davs_identity_stage_resumes_exactly(identity_build, tmp_path):
 @pytest.fixture(scope="module")
 def demo_words(tmp_path_factory):
     """The demo's LRW-style word clips (word ids), built with the DAVS feature only."""
-    from avprep.build_config import BuildConfig
-    from avprep.demo import make_demo_corpus
+    from avprep.config import BuildConfig
+    from avprep.datasets.demo_media import make_demo_corpus
     from pipelines.build import run_build
 
     base = tmp_path_factory.mktemp("davs_words")

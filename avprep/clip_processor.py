@@ -29,8 +29,8 @@ import soundfile as sf
 import avprep
 from avprep import sample_format as fmt
 from avprep import storage
-from avprep.build_config import BuildConfig
 from avprep.clips import ClipError, ClipRef, ClipRejected, ClipWork, DecodedMedia
+from avprep.config import BuildConfig
 from avprep.datasets.transcripts import check_transcript
 from avprep.face.registry import NO_FACE
 from avprep.keys import printable, printable_values
@@ -88,7 +88,7 @@ def make_identity_stages(config: BuildConfig) -> list[Stage]:
     from avprep.face.stage import FaceConfig, FaceStage
 
     options = {**config.face_options, "image_format": "jpg", "detect_every": 1}
-    return [FaceStage(FaceConfig(backend=config.face_backend, **options))]
+    return [FaceStage(FaceConfig.from_options(config.face_backend, options))]
 
 
 def make_stages(config: BuildConfig) -> list[Stage]:
@@ -97,11 +97,11 @@ def make_stages(config: BuildConfig) -> list[Stage]:
     if config.face_backend != NO_FACE:
         from avprep.face.stage import FaceConfig, FaceStage
 
-        stages.append(FaceStage(FaceConfig(backend=config.face_backend, **config.face_options)))
+        stages.append(FaceStage(FaceConfig.from_options(config.face_backend, config.face_options)))
     else:
         stages.append(FullFramesStage(config.frame_side, config.jpeg_quality))
     if config.features:
-        from avprep.features.configs import parse_feature_configs
+        from avprep.features.config import parse_feature_configs
         from avprep.features.stage import AudioFeatureStage
 
         extra = parse_feature_configs(config.feature_configs) if config.feature_configs else None

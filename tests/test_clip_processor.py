@@ -1,4 +1,4 @@
-"""The per-item flow of `avprep build` without Beam (avprep.samples): video clips and
+"""The per-item flow of `avprep build` without Beam (avprep.clip_processor): video clips and
 identity photo folders fed to ClipProcessor directly, each kind through its own processor,
 rejections carried as (reason, detail), batching stages handed whole batches."""
 
@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from avprep.build_config import BuildConfig
+from avprep.clip_processor import ClipProcessor, FullFramesStage, IdentityPhotoProcessor
 from avprep.clips import ClipError, ClipRef, ClipRejected, ClipWork
-from avprep.demo import write_talking_clip
+from avprep.config import BuildConfig
+from avprep.datasets.demo_media import write_talking_clip
 from avprep.face.stage import FaceStage
 from avprep.plan import ref_from_json, ref_to_json
-from avprep.samples import ClipProcessor, FullFramesStage, IdentityPhotoProcessor
 from avprep.stages import Stage
 
 

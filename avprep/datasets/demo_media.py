@@ -1,4 +1,5 @@
-"""The bundled demo corpus and the media composer that makes it (and the test corpora).
+"""The media composer of the demo corpus (and of the test corpora); the adapter that reads
+the corpus back is :mod:`avprep.datasets.demo`.
 
 Real media only: the faces are scikit-image's astronaut photo (Eileen Collins, NASA,
 public domain) and matplotlib's sample portrait of Grace Hopper (US Navy, public domain),

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from avprep.features.configs import (
+from avprep.features.config import (
     FEATURE_CONFIGS,
     HtkMfccConfig,
     LogSpecConfig,

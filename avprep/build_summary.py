@@ -1,4 +1,4 @@
-"""Human-readable summary of a build folder (``avprep inspect``)."""
+"""Human-readable summary of a build folder: what ``avprep inspect`` prints."""
 
 from __future__ import annotations
 
