@@ -562,7 +562,8 @@ def align_cmd(
         f"transcript -> {out}"
     )
     for rel, why in sorted(report.rejected.items()):
-        click.echo(f"  rejected {rel}: {why}")
+        detail = f": {why['detail']}" if why["detail"] else ""
+        click.echo(f"  rejected {rel}: {why['reason']}{detail}")
 
 
 @main.command("select-samples")

@@ -49,10 +49,16 @@ def read_audio_16k(path: str | os.PathLike[str]) -> np.ndarray:
     return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
 
+
+def _rejection(e: ClipRejected) -> dict[str, str]:
+    """A rejection as data, the same two fields a build's manifest has (reason, detail)."""
+    return {"reason": e.reason, "detail": e.detail}
+
+
 @dataclass
 class FolderReport:
     aligned: list[str] = field(default_factory=list)  # relative paths of media files
-    rejected: dict[str, str] = field(default_factory=dict)  # relpath -> "reason: detail"
+    rejected: dict[str, dict[str, str]] = field(default_factory=dict)  # relpath -> {reason, detail}
     no_transcript: list[str] = field(default_factory=list)  # skipped (recognize="off")
     recognized: dict[str, float] = field(default_factory=dict)  # relpath -> confidence
     guessed_words: dict[str, list[str]] = field(default_factory=dict)
@@ -102,7 +108,7 @@ def align_folder(
         results = al.align_many([r for _, r in batch])
         for (rel, _), res in zip(batch, results, strict=True):
             if isinstance(res, ClipRejected):
-                report.rejected[rel] = str(res)
+                report.rejected[rel] = _rejection(res)
             else:
                 dest = out_p / Path(rel).with_suffix(".TextGrid")
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -123,18 +129,19 @@ def align_folder(
         try:
             audio = read_audio_16k(path)
         except ClipRejected as e:
-            report.rejected[rel] = str(e)
+            report.rejected[rel] = _rejection(e)
             tick(rel)
             continue
         except Exception as e:  # noqa: BLE001 - any undecodable file is a rejection
-            report.rejected[rel] = f"corrupt_media: {type(e).__name__}: {e}"
+            why = ClipRejected("corrupt_media", f"{type(e).__name__}: {e}")
+            report.rejected[rel] = _rejection(why)
             tick(rel)
             continue
         if not txt.exists():
             try:
                 result = rec.recognize(audio)
             except ClipRejected as e:
-                report.rejected[rel] = str(e)
+                report.rejected[rel] = _rejection(e)
             else:
                 dest = out_p / Path(rel).with_suffix(".TextGrid")
                 dest.parent.mkdir(parents=True, exist_ok=True)

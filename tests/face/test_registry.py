@@ -97,3 +97,4 @@ def test_the_stage_is_built_from_the_registry(monkeypatch):
     d = works[1.0].arrays["landmarks_src"] - works[0.0].arrays["landmarks_src"]
     np.testing.assert_allclose(d[..., 0], 1.0, atol=1e-3)
     np.testing.assert_allclose(d[..., 1], 0.0, atol=1e-3)
+

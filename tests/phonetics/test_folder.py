@@ -65,7 +65,10 @@ def test_align_folder_writes_textgrids(tmp_path):
     direct = PocketSphinxAligner().align(audio, (SPEECH / "librivox_ss01_0930.txt").read_text())
     assert max(abs(a.start - b.start) for a, b in zip(direct.words, vid.words, strict=True)) <= 0.05
     report = json.loads((out / "align_report.json").read_text())
-    assert report["aligner"] == "pocketsphinx" and "d.wav" in report["rejected"]
+    assert report["aligner"] == "pocketsphinx"
+    # rejections are data (reason, detail), as in a build's manifest
+    assert report["rejected"]["d.wav"]["reason"] == "corrupt_media"
+    assert report["rejected"]["d.wav"]["detail"]
 
 
 def test_align_folder_skips_untranscribed_files_with_recognition_off(tmp_path):
