@@ -260,9 +260,7 @@ class VideoTrack:
 
         border = TEMPLATES[self.template].border_value
         idx = range(start, len(self.frames) if stop is None else min(stop, len(self.frames)))
-        return np.stack(
-            [warp_crop(self.frames[i], self.transforms[i], size, border) for i in idx]
-        )
+        return np.stack([warp_crop(self.frames[i], self.transforms[i], size, border) for i in idx])
 
 
 def video_track(
