@@ -160,13 +160,61 @@ def evaluate(gen: Path, real: Path, work: Path, log: Path) -> dict:
     return out
 
 
+def _num(v, fmt: str) -> str:
+    return format(v, fmt) if isinstance(v, int | float) else str(v)
+
+
+def render(result: dict) -> str:
+    """The docs/results.md table of a results JSON (so the doc's figures are the JSON's)."""
+    lines = [
+        "| method (stage: steps x batch, set) | crop | generated | PSNR | SSIM | LMD (dlib) "
+        "| frames left out of LMD (no face found) | train wall / CPU s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for method, e in result["methods"].items():
+        if "error" in e:
+            lines.append(f"| {method} | | failed: {e['error'][:80]} | | | | | |")
+            continue
+        stages = "; ".join(
+            f"{t['stage']}: {t['steps']} x {t['batch_size']}, {', '.join(t['set'])}"
+            for t in e["training"]
+        )
+        wall = sum(t["wall_s"] for t in e["training"])
+        cpu = sum(t["cpu_s"] for t in e["training"])
+        for label, ev in (
+            (f"{method} ({stages})", e["eval"]),
+            (f"identity repeated ({method}'s crop)", e["identity_baseline"]),
+        ):
+            q, lm = ev["quality"]["summary"], ev["lmd"]["summary"]
+            frames = sum(c["frames"] for c in ev["lmd"]["clips"])
+            lines.append(
+                f"| {label} | {e['crop']} | {q['clips']} clips, {frames} frames "
+                f"| {_num(q['psnr'], '.2f')} | {_num(q['ssim'], '.3f')} "
+                f"| {_num(lm['lmd'], '.2f')} | {lm["frames_missing"]} of {frames} "
+                f"| {f'{wall:.0f} / {cpu:.0f}' if label.startswith(method) else '-'} |"
+            )  # fmt: skip
+    m = result["machine"]
+    lines += [
+        "",
+        f"Measured {result['date_utc']} on {m['cpus']} CPUs (OMP_NUM_THREADS=1, torch "
+        f"{m['torch']}), 1-minute load average {m['loadavg_1m_start']} at the start and "
+        f"{m['loadavg_1m_end']} at the end (the machine was shared); whole script "
+        f"{result['total_wall_s']:.0f} s wall, {result['total_cpu_s_children']:.0f} s CPU.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", default="/tmp/avprep-results-demo")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "results_demo.json"))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every step count")
     ap.add_argument("--methods", default="cran,davs,dvae")
+    ap.add_argument("--render", metavar="JSON", help="only print the markdown table of JSON")
     args = ap.parse_args()
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AVPREP_HOME", str(work / "home"))
