@@ -190,7 +190,7 @@ def render(result: dict) -> str:
             lines.append(
                 f"| {label} | {e['crop']} | {q['clips']} clips, {frames} frames "
                 f"| {_num(q['psnr'], '.2f')} | {_num(q['ssim'], '.3f')} "
-                f"| {_num(lm['lmd'], '.2f')} | {lm["frames_missing"]} of {frames} "
+                f"| {_num(lm['lmd'], '.2f')} | {lm['frames_missing']} of {frames} "
                 f"| {f'{wall:.0f} / {cpu:.0f}' if label.startswith(method) else '-'} |"
             )  # fmt: skip
     m = result["machine"]
