@@ -1142,6 +1142,13 @@ def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) 
     "a stem, or a CSV with image,audio[,name] columns; --out is then a folder.",
 )
 @click.option("--out", required=True, help="Output MP4 (batch: output folder).")
+@click.option(
+    "--real-out",
+    default=None,
+    help="--video only: also write the video's own face crops under exactly the generated "
+    "frames (same template, size and speech; with --paste-back its whole frames): the REAL "
+    "side of `avprep eval quality|lmd|movement REAL OUT`.",
+)
 @click.option("--paste-back", is_flag=True, help="Paste the face back into the full photo.")
 @click.option("--no-finetune", is_flag=True, help="DAVS: skip the per-photo fine-tuning.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -1169,6 +1176,7 @@ def generate_cmd(
     driving_video: str | None,
     pairs: str | None,
     out: str,
+    real_out: str | None,
     paste_back: bool,
     no_finetune: bool,
     device: str,
@@ -1179,7 +1187,10 @@ def generate_cmd(
     """Generate a talking-face MP4 from a photo (or a video frame) and speech with a trained
     METHOD (davs, cran or dvae), with the speech under exactly the frames made: one frame
     per 25 fps frame of the speech whose feature window lies whole on it (davs: frames
-    2..N-4 of N, cran: 4..N-5, dvae: 3..N-4). davs can instead follow a --driving-video."""
+    2..N-4 of N, cran: 4..N-5, dvae: 3..N-4). davs can instead follow a --driving-video.
+    To measure a video's reconstruction, --video V --real-out REAL.mp4 writes V's own
+    crops under the same frames, so `avprep eval quality REAL.mp4 OUT` compares like with
+    like."""
     import json
 
     from models.generate import (
@@ -1203,6 +1214,8 @@ def generate_cmd(
         raise click.UsageError("--image needs --audio (or --driving-video)")
     if reference_frame is not None and video is None:
         raise click.UsageError("--reference-frame goes with --video")
+    if real_out is not None and (video is None or driving_video is not None):
+        raise click.UsageError("--real-out goes with --video (speech-driven)")
     options = GenerateOptions(
         device=device,
         finetune=not no_finetune,
@@ -1226,7 +1239,7 @@ def generate_cmd(
             return
         result = generate_talking_face(
             generator, out, audio, image=image, video=video, options=options,
-            driving_video=driving_video,
+            driving_video=driving_video, real_out=real_out,
         )  # fmt: skip
     except GenerateError as e:
         raise click.ClickException(str(e)) from e

@@ -99,21 +99,25 @@ def _rejected(e: Exception, what: str, path: str) -> GenerateError:
     return GenerateError(f"{what} {path!r}: {detail}" + (f" ({reason})" if reason else ""))
 
 
-def decode_speech(path: str, max_seconds: float = 120.0) -> np.ndarray:
+def decode_speech(
+    path: str, max_seconds: float = 120.0, samples: np.ndarray | None = None
+) -> np.ndarray:
     """16 kHz mono float32 speech, quantised as a build's 16-bit PCM, whole 25 fps frames.
 
     Uses :func:`avprep.media.decode_audio` (libswresample) on the file's default audio
-    stream, so a video's soundtrack works too. Digital silence (every sample zero) is
-    refused: it is almost always a wrong file, and a generator fed it only shows a shut
-    mouth."""
+    stream, so a video's soundtrack works too; ``samples`` (16 kHz mono, already decoded,
+    e.g. a video's sound on its frames' time base) skips the decoding. Digital silence
+    (every sample zero) is refused: it is almost always a wrong file, and a generator fed
+    it only shows a shut mouth."""
     from avprep.clips import ClipRejected
     from avprep.media import DecodeConfig, decode_audio
     from avprep.pcm import quantize_pcm16
 
-    try:
-        samples, _, _ = decode_audio(path, DecodeConfig(sample_rate=SAMPLE_RATE), max_seconds)
-    except ClipRejected as e:
-        raise _rejected(e, "cannot use speech", path) from e
+    if samples is None:
+        try:
+            samples, _, _ = decode_audio(path, DecodeConfig(sample_rate=SAMPLE_RATE), max_seconds)
+        except ClipRejected as e:
+            raise _rejected(e, "cannot use speech", path) from e
     spf = int(round(SAMPLE_RATE / FPS))
     n = (len(samples) // spf) * spf
     audio = quantize_pcm16(samples[:n])
@@ -124,9 +128,12 @@ def decode_speech(path: str, max_seconds: float = 120.0) -> np.ndarray:
     return audio
 
 
-def speech_windows(path: str, track: str, max_seconds: float = 120.0) -> Speech:
+def speech_windows(
+    path: str, track: str, max_seconds: float = 120.0, samples: np.ndarray | None = None
+) -> Speech:
     """The ``track`` feature windows of every usable frame, computed as a build computes
-    them (audio of whole frames, usable steps, the track's window convention)."""
+    them (audio of whole frames, usable steps, the track's window convention), from the
+    speech file ``path`` or from its already decoded ``samples``."""
     from avprep.features.config import get_feature_config
     from avprep.features.tracks import compute_track, track_timing
     from avprep.features.windows import frame_windows
@@ -138,7 +145,7 @@ def speech_windows(path: str, track: str, max_seconds: float = 120.0) -> Speech:
             f"the checkpoint's audio track {track!r} is not one of avprep's feature configs, "
             f"so its features cannot be recomputed here ({e.args[0]})"
         ) from e
-    audio = decode_speech(path, max_seconds)
+    audio = decode_speech(path, max_seconds, samples)
     timing = track_timing(config)
     n_frames = int(round(len(audio) * FPS / SAMPLE_RATE))
     if len(audio) < timing.win_length:
@@ -232,23 +239,58 @@ def _decode_video(path: str, audio_source: str | None, require_audio: bool, max_
         ) from e
 
 
-def video_face(
+@dataclass
+class VideoTrack:
+    """A video as a build sees it: its 25 fps frames, each frame's frame -> crop transform
+    from the face stage run over the whole clip, and its sound on the frames' time base
+    (sample 640 i at frame i; the ``audio_source`` file when one was given, None when the
+    sound is not used)."""
+
+    path: str
+    frames: np.ndarray  # (N, H, W, 3) uint8, decoded as a build decodes
+    transforms: np.ndarray  # (N, 2, 3)
+    face_ok: np.ndarray  # (N,) bool
+    audio: np.ndarray | None
+    template: str
+
+    def crops(self, size: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``start .. stop-1`` cut to the template crop with their own transforms."""
+        from avprep.face.alignment import warp_crop
+        from avprep.face.templates import TEMPLATES
+
+        border = TEMPLATES[self.template].border_value
+        idx = range(start, len(self.frames) if stop is None else min(stop, len(self.frames)))
+        return np.stack([warp_crop(self.frames[i], self.transforms[i], size, border) for i in idx])
+
+
+def video_track(
     path: str,
     crop_size: int,
-    reference_frame: int | None,
     backend: str = "dlib",
     audio_source: str | None = None,
     template: str = "davs256",
     max_seconds: float = 120.0,
     need_audio: bool = True,
-) -> FaceSource:
-    """The reference frame of a video (``None``: its first frame with a usable face),
-    aligned by the face stage run over the whole clip as a build runs it (``audio_source``:
-    the speech file when it is not the video's own sound; ``need_audio=False``: the video's
-    sound is not used, it may have none)."""
+) -> VideoTrack:
+    """Decode ``path`` and run the face stage over the whole clip as a build runs it
+    (detection every 5 frames, tracking between; ``audio_source``: the speech file when it
+    is not the video's own sound; ``need_audio=False``: the video's sound is not used, it
+    may have none)."""
     media = _decode_video(path, audio_source, need_audio, max_seconds)
     work = _run_face_stage(media, _face_stage(crop_size, backend, 5, template), path)
-    ok = work.arrays["face_ok"]
+    return VideoTrack(
+        path,
+        media.frames,
+        np.asarray(work.arrays[TEMPLATE_TRANSFORMS[template]], np.float64),
+        np.asarray(work.arrays["face_ok"], bool),
+        media.audio if need_audio else None,
+        template,
+    )
+
+
+def reference_face(track: VideoTrack, reference_frame: int | None) -> FaceSource:
+    """The frame of ``track`` to animate (``None``: its first frame with a usable face)."""
+    ok, path = track.face_ok, track.path
     if reference_frame is None:
         reference_frame = int(np.argmax(ok))
     if not 0 <= reference_frame < len(ok):
@@ -261,9 +303,30 @@ def video_face(
             f"frame {reference_frame} of {path!r} has no usable face (first good frame: "
             f"{int(good[0])})"
         )
-    frame = media.frames[reference_frame]
-    transform = work.arrays[TEMPLATE_TRANSFORMS[template]][reference_frame]
-    return FaceSource(path, frame, transform, reference_frame, template)
+    return FaceSource(
+        path,
+        track.frames[reference_frame],
+        track.transforms[reference_frame],
+        reference_frame,
+        track.template,
+    )
+
+
+def video_face(
+    path: str,
+    crop_size: int,
+    reference_frame: int | None,
+    backend: str = "dlib",
+    audio_source: str | None = None,
+    template: str = "davs256",
+    max_seconds: float = 120.0,
+    need_audio: bool = True,
+) -> FaceSource:
+    """The reference frame of a video (``None``: its first frame with a usable face),
+    aligned by the face stage run over the whole clip as a build runs it (see
+    :func:`video_track`)."""
+    track = video_track(path, crop_size, backend, audio_source, template, max_seconds, need_audio)
+    return reference_face(track, reference_frame)
 
 
 @dataclass
@@ -760,6 +823,7 @@ def generate_talking_face(
     video: str | None = None,
     options: GenerateOptions | None = None,
     driving_video: str | None = None,
+    real_out: str | None = None,
 ) -> dict[str, Any]:
     """One talking-face MP4 from a photo (or a video's reference frame) and speech, or
     (``driving_video``, DAVS) the lip movements of another video.
@@ -768,7 +832,15 @@ def generate_talking_face(
     lies whole on the speech (``first_frame`` .. ``first_frame + frames - 1``, the track's
     convention: ``mfcc_davs`` frames 2 .. N-4, ``mfcc_cran`` 4 .. N-5, ``logspec_dvae``
     3 .. N-4 of an N-frame speech), with exactly the speech under those frames muxed in;
-    video-driven, one per frame of the driving video, with its own sound (if any)."""
+    video-driven, one per frame of the driving video, with its own sound (if any).
+
+    ``video`` without ``audio`` uses the video's own sound as the build decodes it (on the
+    frames' time base, so a soundtrack that starts later than the picture still lines up).
+    ``real_out`` (``video`` only, speech-driven): also write the video's *own* frames under
+    the generated ones, ``first_frame`` .. ``first_frame + frames - 1``, cut to the same
+    template crop with each frame's own transform (with ``paste_back``: the whole frames),
+    with the same speech: the REAL side of ``avprep eval`` (frame i of both files shows the
+    same instant; frames past the end of the video are not written)."""
     opts = options or GenerateOptions()
     if (image is None) == (video is None):
         raise GenerateError("give exactly one of --image or --video")
@@ -779,16 +851,23 @@ def generate_talking_face(
             f"--driving-video: {getattr(generator, 'name', 'this method')} generates from "
             "speech only (DAVS can also follow a video's lip movements)"
         )
+    if real_out is not None and (video is None or driving_video is not None):
+        raise GenerateError(
+            "--real-out writes the video's own frames under the generated ones: it needs "
+            "--video and speech (not --image or --driving-video)"
+        )
     size, template = generator.image_size, getattr(generator, "template", "davs256")
     backend = opts.face_backend
+    track: VideoTrack | None = None
     if image is not None:
         face = photo_face(image, size, backend, template)
     else:
         driven = driving_video is not None
-        face = video_face(
-            video, size, opts.reference_frame, backend, None if driven else audio, template,
-            opts.max_seconds, need_audio=not driven,
+        track = video_track(
+            video, size, backend, None if driven else audio, template, opts.max_seconds,
+            need_audio=not driven,
         )  # fmt: skip
+        face = reference_face(track, opts.reference_frame)
     crop = face_crop(face, size)
     info: dict[str, Any]
     if driving_video is not None:
@@ -800,7 +879,8 @@ def generate_talking_face(
         speech_path = audio if audio is not None else video
         if speech_path is None:
             raise GenerateError("--audio is required with --image")
-        speech = speech_windows(speech_path, generator.track, opts.max_seconds)
+        own_sound = track.audio if track is not None and audio is None else None
+        speech = speech_windows(speech_path, generator.track, opts.max_seconds, own_sound)
         crops = generator(crop, speech)
         if len(crops) != len(speech.windows):
             raise RuntimeError(f"{len(crops)} frames made for {len(speech.windows)} windows")
@@ -811,13 +891,26 @@ def generate_talking_face(
         frames = paste_back(face.image, crops, face.transform, opts.feather)
     n = write_video(out, frames, sound)
     h, w = face.image.shape[:2] if opts.paste_back else crops.shape[1:3]
-    return {
+    result = {
         "out": os.fspath(out),
         "frames": n,
         **info,
         "size": [int(w), int(h)],
         "reference_frame": face.frame_index,
     }
+    if real_out is not None and track is not None:
+        first = info["first_frame"]
+        stop = min(first + n, len(track.frames))
+        if stop <= first:
+            raise GenerateError(
+                f"--real-out: {video!r} has {len(track.frames)} frames, none under the "
+                f"generated ones (speech frames {first}..{first + n - 1})"
+            )
+        real = track.frames[first:stop] if opts.paste_back else track.crops(size, first, stop)
+        spf = int(round(SAMPLE_RATE / FPS))
+        result["real_out"] = os.fspath(real_out)
+        result["real_frames"] = write_video(real_out, real, sound[: (stop - first) * spf])
+    return result
 
 
 @dataclass

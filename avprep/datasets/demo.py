@@ -13,6 +13,8 @@ media composer beside this adapter, :mod:`avprep.datasets.demo_media`) into
   ``person_id``.
 
 ``--option parts=talking,words`` builds only some parts (default: all three).
+``--split-file`` moves talking clips (``speaker1/clip02 test``: paths relative to the demo
+root, or a speaker folder) and word clips (LRW paths, ``DISPOSED/train/DISPOSED_00001``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from avprep.datasets.demo_media import (
 from avprep.datasets.folder import discover_folder
 from avprep.datasets.identity import IdentityAdapter
 from avprep.datasets.lrw import LRWAdapter
+from avprep.datasets.splits import load_overrides
 from avprep.keys import clip_key
 from avprep.paths import avprep_home
 
@@ -72,14 +75,17 @@ class DemoAdapter(DatasetAdapter):
         parts = demo_parts(options)
         make_demo_corpus(root, parts=parts)
         if "talking" in parts:
-            for ref in discover_folder(self.name, root):
+            for ref in discover_folder(self.name, root, load_overrides(options.extra)):
                 rel = storage.relpath(ref.source, root)
                 if rel.split("/", 1)[0] in (WORDS_DIR, IDENTITIES_DIR):
                     continue
                 yield dataclasses.replace(ref, labels={**ref.labels, **NEUTRAL})
         if "words" in parts:
             words_root = storage.join(root, WORDS_DIR)
-            lrw = DiscoverOptions(extra={"word_list": storage.join(root, WORD_LIST)})
+            lrw_extra = {"word_list": storage.join(root, WORD_LIST)}
+            if options.extra.get("split_file"):
+                lrw_extra["split_file"] = options.extra["split_file"]
+            lrw = DiscoverOptions(extra=lrw_extra)
             for ref in LRWAdapter().discover(words_root, lrw):
                 yield self._own(ref, root, {**ref.labels, **NEUTRAL})
         if "identities" in parts:

@@ -4,7 +4,8 @@
 - transcript: ``clip.txt`` beside ``clip.mp4``: plain text, or LRW/LRS3-style with a
   ``Text:`` line (only that line is used);
 - split: the first folder under the root when it is named like a split
-  (train, val, valid, dev, test, pretrain, trainval), else ``train``;
+  (train, val, valid, dev, test, pretrain, trainval), else ``train``; a ``--split-file``
+  entry (clip path relative to the root, or speaker) overrides it;
 - speaker: the name of the folder holding the clip (none for clips at the root).
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from avprep import storage
 from avprep.clips import ClipError, ClipRef
 from avprep.datasets.base import DatasetAdapter, DiscoverOptions, EmptyCorpusError, register
+from avprep.datasets.splits import SplitOverrides, load_overrides, resolve_split
 from avprep.datasets.transcripts import TranscriptEncodingError, read_transcript_file
 from avprep.keys import clip_key
 
@@ -33,12 +35,18 @@ def read_transcript(path: str) -> str | None:
     return " ".join(text.split()) or ""
 
 
-def discover_folder(dataset: str, root: str) -> Iterator[ClipRef]:
+def discover_folder(
+    dataset: str, root: str, overrides: SplitOverrides | None = None
+) -> Iterator[ClipRef]:
+    """Every video under ``root``; split from a ``train/val/test`` top folder (else
+    ``train``), overridden by the ``--split-file`` entries (clip path relative to ``root``,
+    or speaker = parent folder)."""
     for path in storage.walk_files(root, VIDEO_EXTENSIONS):
         rel = storage.relpath(path, root)
         parts = rel.split("/")
         split = parts[0] if len(parts) > 1 and parts[0] in SPLIT_NAMES else "train"
         speaker = parts[-2] if len(parts) > 1 and parts[-2] not in SPLIT_NAMES else None
+        split = resolve_split(overrides, rel, speaker, split)
         base = path.rsplit(".", 1)[0]
         transcript = error = None
         try:
@@ -69,7 +77,7 @@ class FolderAdapter(DatasetAdapter):
                 f"--root {root!r} is not a folder. Expected videos like {self.layout}"
             )
         found = False
-        for ref in discover_folder(self.name, root):
+        for ref in discover_folder(self.name, root, load_overrides(options.extra)):
             found = True
             yield ref
         if not found:

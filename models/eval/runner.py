@@ -2,7 +2,8 @@
 rows, clips that could not be measured and why), plus the JSON file and the readable table.
 
 Per-clip failures (unreadable video, sizes that differ, no face) are recorded under
-``skipped`` with the reason and never stop the run; pairs that differ in length are scored
+``skipped`` with the reason and never stop the run (when no pair at all can be measured,
+the command fails naming why); pairs that differ in length are scored
 on their common frames and the trim is recorded (``frames_trimmed``).
 """
 
@@ -26,6 +27,21 @@ def resolve_device(device: str) -> str:
     return device
 
 
+# REAL must be what the generator imitates, frame for frame: a source video is neither the
+# crop size nor (speech windows need context) the frames of a generated one
+SIZE_HINT = (
+    "REAL must be the face crops under the generated frames: `avprep generate METHOD --video "
+    "SOURCE --real-out REAL.mp4` writes them"
+)
+
+
+def _require_rows(rows: list, skipped: list, real: str, generated: str) -> None:
+    """No clip pair measured: an error naming why, not a summary of NaNs."""
+    if not rows:
+        reasons = "; ".join(f"{s['clip']}: {s['reason']}" for s in skipped[:3])
+        raise ValueError(f"no clip of {generated} could be measured against {real}: {reasons}")
+
+
 def _paired_frames(real: str, generated: str, progress: bool):
     from tqdm import tqdm
 
@@ -47,7 +63,7 @@ def _paired_frames(real: str, generated: str, progress: bool):
                     {
                         "clip": name,
                         "reason": f"real {r.shape[1:3]} and generated "
-                        f"{g.shape[1:3]} frame sizes differ",
+                        f"{g.shape[1:3]} frame sizes differ ({SIZE_HINT})",
                     }
                 )
                 continue
@@ -65,6 +81,7 @@ def evaluate_quality(real: str, generated: str, progress: bool = True) -> dict[s
     rows = []
     for name, r, g, trimmed in clips:
         rows.append({"clip": name, **clip_psnr_ssim(r, g), "frames_trimmed": trimmed})
+    _require_rows(rows, skipped, real, generated)
     return _result(
         "quality", real, generated, mean_over_clips(rows, ("psnr", "ssim")), rows, skipped, n_pairs
     )
@@ -89,6 +106,7 @@ def evaluate_movement(real: str, generated: str, progress: bool = True) -> dict[
         rows.append(
             {"clip": name, "real": mr, "generated": mg, "ratio": ratio, "frames_trimmed": trimmed}
         )
+    _require_rows(rows, skipped, real, generated)
     summary = mean_over_clips(rows, ("real", "generated", "ratio"))
     return _result("movement", real, generated, summary, rows, skipped, n_pairs)
 
@@ -111,6 +129,7 @@ def evaluate_lmd(
         {"clip": name, **clip_lmd(r, g, landmarker), "frames_trimmed": trimmed}
         for name, r, g, trimmed in clips
     ]
+    _require_rows(rows, skipped, real, generated)
     out = _result("lmd", real, generated, lmd_over_clips(rows), rows, skipped, n_pairs)
     out["versions"] = landmarker.versions()
     return out

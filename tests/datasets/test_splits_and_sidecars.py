@@ -83,6 +83,25 @@ def test_split_file_applies_to_every_adapter(corpus_root, tmp_path):
         assert moved and {r.split for r in moved} == {"test"}
 
 
+@pytest.mark.parametrize("adapter", ["folder", "demo"])
+def test_split_file_moves_folder_and_demo_clips(adapter, demo_corpus, tmp_path):
+    """The folder adapter (and the demo's talking part, read as a folder) once ignored
+    --split-file silently: every clip stayed in train."""
+    split_file = tmp_path / "splits.txt"
+    split_file.write_text("speaker1/clip02 test\nspeaker2 val\n")
+    extra = {"split_file": str(split_file)}
+    if adapter == "demo":
+        extra["parts"] = "talking"
+    got = {r.source.split(str(demo_corpus) + "/")[1]: r.split
+           for r in refs(adapter, demo_corpus, extra=extra)}
+    assert got == {"speaker1/clip00.mp4": "train", "speaker1/clip01.mp4": "train",
+                   "speaker1/clip02.mp4": "test", "speaker2/clip00.mp4": "val",
+                   "speaker2/clip01.mp4": "val", "speaker2/clip02.mp4": "val"}
+    plain = {r.split for r in refs(adapter, demo_corpus, extra={k: v for k, v in extra.items()
+                                                                if k != "split_file"})}
+    assert plain == {"train"}
+
+
 # ---------------------------------------------------------------- transcript sidecars
 
 

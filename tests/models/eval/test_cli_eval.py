@@ -73,6 +73,24 @@ def test_quality_pairs_by_name_and_writes_json(crops):
     assert "psnr" in r.output and "skipped clip_only_real" in r.output
 
 
+@pytest.mark.parametrize("measure", ["quality", "movement"])
+def test_no_measurable_pair_fails_and_names_real_out(crops, measure):
+    """A source video as REAL (full frames) against generated crops: every pair is skipped
+    for its size, and the command fails pointing at `generate --real-out` instead of
+    writing a summary of NaNs with exit code 0."""
+    root, real, _ = crops
+    _write_frames(root / "big" / "spk1" / "clip_a", np.stack([cv2.resize(f, (256, 256))
+                                                              for f in real]))
+    out_json = root / f"{measure}.json"
+    r = CliRunner().invoke(
+        main, ["eval", measure, str(root / "big"), str(root / "gen"), "--json", str(out_json),
+               "--no-progress"],
+    )  # fmt: skip
+    assert r.exit_code == 1
+    assert "frame sizes differ" in r.output and "--real-out" in r.output
+    assert not out_json.exists()
+
+
 def test_identical_clips_give_infinite_psnr_in_valid_json(crops):
     root, _, _ = crops
     out_json = root / "same.json"
