@@ -23,7 +23,15 @@ def _describe_field(name: str, data: bytes) -> str:
 
 
 def describe_build(build_dir: str, n_samples: int = 1) -> str:
+    """Counts, rejections and the first ``n_samples`` samples of a finished build; a folder
+    without build.json and manifest.parquet (no build, or one still running) is a
+    FileNotFoundError that says so."""
     layout = BuildLayout(build_dir)
+    for path in (layout.build_info, layout.manifest):
+        if not storage.exists(path):
+            raise FileNotFoundError(
+                f"{path} not found: not a finished avprep build (run `avprep build` first)"
+            )
     info = json.loads(storage.read_text(layout.build_info))
     with storage.open_binary(layout.manifest) as f:
         table = pq.read_table(f)

@@ -629,7 +629,7 @@ def select_samples_cmd(
 
     if samples_per_shard < 1:  # checked here, not by its type: keeps the option line as is
         raise click.BadParameter("must be >= 1", param_hint="'--samples-per-shard'")
-    build = build_dir or default_build_dir(corpus)
+    build = _build_folder(build_dir, None) if build_dir else _build_folder(None, corpus)
     try:
         result = sel.select_samples(
             build,
@@ -686,9 +686,11 @@ def inspect_cmd(build_dir: str | None, dataset: str | None, samples: int) -> Non
     """Summarise a build: counts, rejections with reasons, and what a sample holds."""
     from avprep.build_summary import describe_build
 
-    if not build_dir and not dataset:
-        raise click.UsageError("give BUILD_DIR or --dataset")
-    click.echo(describe_build(build_dir or default_build_dir(dataset), samples))
+    build = _build_folder(build_dir, dataset)
+    try:
+        click.echo(describe_build(build, samples))
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
 
 
 TRAIN_EPILOG = """
@@ -749,12 +751,45 @@ def _resolve_data(items: tuple[str, ...]) -> tuple[str, ...]:
 
     out = []
     for item in items:
-        if not os.path.exists(item) and "/" not in item and "*" not in item:
+        if not os.path.exists(item) and _bare_name(item):
             candidate = default_build_dir(item)
             if os.path.isdir(candidate):
                 item = candidate
         out.append(item)
     return tuple(out)
+
+
+def _build_folder(build_dir: str | None, dataset: str | None) -> str:
+    """The build folder BUILD_DIR or ``--dataset`` names, or a clear error instead of a traceback.
+
+    A bare BUILD_DIR that is no path here but names a build in $AVPREP_HOME (``avprep inspect
+    demo``) means that build, as ``train --data demo`` does: a user who built with ``avprep
+    build demo`` and never gave --out knows the build by that name only."""
+    from avprep import storage
+
+    if not build_dir and not dataset:
+        raise click.UsageError("give BUILD_DIR or --dataset")
+    if build_dir and dataset:
+        raise click.UsageError("give BUILD_DIR or --dataset, not both")
+    if dataset:
+        path = default_build_dir(dataset)
+        missing = f"no build of {dataset!r} at {path} ($AVPREP_HOME/<dataset>)"
+    else:
+        assert build_dir is not None
+        path = _resolve_data((build_dir,))[0]
+        missing = f"no build folder {build_dir!r}"
+        if path == build_dir and _bare_name(build_dir):
+            missing += f", nor a build of that name at {default_build_dir(build_dir)}"
+    if not storage.isdir(path):
+        name = dataset or build_dir
+        hint = f"run `avprep build {name}` first" if _bare_name(name) else "check the path"
+        raise click.ClickException(f"{missing}: {hint}")
+    return path
+
+
+def _bare_name(item: str) -> bool:
+    """A build's name rather than a path: no folder separator, no glob."""
+    return "/" not in item and "*" not in item and item not in (".", "..")
 
 
 @main.command("train", cls=_TrainCommand, epilog=TRAIN_EPILOG)
@@ -887,10 +922,9 @@ def report_cmd(
     (OUT/report.html; --no-report to skip)."""
     from avprep.report import write_report
 
-    if not build_dir and not dataset:
-        raise click.UsageError("give BUILD_DIR or --dataset")
+    build = _build_folder(build_dir, dataset)
     try:
-        result = write_report(build_dir or default_build_dir(dataset), out_path, samples, seed)
+        result = write_report(build, out_path, samples, seed)
     except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     for error in result.errors:

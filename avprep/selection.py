@@ -251,6 +251,10 @@ def _manifest_batches(
     path = os.fspath(manifest)
     if storage.isdir(path):
         path = storage.join(path, MANIFEST)
+    if not storage.exists(path):
+        raise FileNotFoundError(
+            f"{path} not found: not a finished avprep build (run `avprep build` first)"
+        )
     pf = pq.ParquetFile(storage.open_binary(path))
     cols = [c for c in _MANIFEST_COLUMNS if c in pf.schema_arrow.names]
     return cols, pf.metadata.num_rows, pf.iter_batches(batch_size=_CHUNK_ROWS, columns=cols)

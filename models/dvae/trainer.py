@@ -470,7 +470,7 @@ class GanTrainer(_DvaeStage):
         d_loss.backward()
         self.optimizers["critics"].step()
         out = {
-            "d_loss": _f(d_loss), "wasserstein_frame": _f(w_frame),
+            "loss_d": _f(d_loss), "wasserstein_frame": _f(w_frame),
             "wasserstein_video": _f(w_video), "gp_frame": _f(gp_f), "gp_video": _f(gp_v),
             "d_viseme_ce": _f(cls_loss),
             "d_viseme_acc": _f((cls_real.argmax(1) == visemes).float().mean()),
@@ -505,7 +505,7 @@ class GanTrainer(_DvaeStage):
             out["g_perceptual"] = _f(per)
         g_loss.backward()
         self.optimizers["generator"].step()
-        out.update(g_loss=_f(g_loss), g_adv=_f(adv), g_viseme_ce=_f(g_cls), g_l1=_f(l1))
+        out.update(loss_g=_f(g_loss), g_adv=_f(adv), g_viseme_ce=_f(g_cls), g_l1=_f(l1))
         return out
 
     @torch.no_grad()

@@ -128,7 +128,7 @@ def test_gan_stage_under_ddp_keeps_ranks_identical_with_the_penalty(demo_build, 
     for a, b in zip(rows[0], rows[1], strict=True):
         # the ranks trained on other batches (so equality below is DDP's doing) ...
         assert a["keys"] != b["keys"]
-        assert a["scalars"]["d_loss"] != b["scalars"]["d_loss"]
+        assert a["scalars"]["loss_d"] != b["scalars"]["loss_d"]
         # ... and hold identical G and critics after every step
         assert a["params"] == b["params"], a["step"]
         for x in (a, b):
@@ -144,4 +144,4 @@ def test_gan_stage_under_ddp_keeps_ranks_identical_with_the_penalty(demo_build, 
         assert p[s]["frame_critic"] != p[s - 1]["frame_critic"]
         assert p[s]["video_critic"] != p[s - 1]["video_critic"]
         assert (p[s]["generator"] != p[s - 1]["generator"]) == (s % 2 == 0)
-    assert "g_loss" in rows[0][0]["scalars"] and "g_loss" not in rows[0][1]["scalars"]
+    assert "loss_g" in rows[0][0]["scalars"] and "loss_g" not in rows[0][1]["scalars"]

@@ -22,6 +22,7 @@ from models.dvae.networks import (
 from models.dvae.normalize import SpectrogramStats, stats_from_tracks
 from models.dvae.trainer import GanTrainer, LandmarkTrainer, VaeTrainer
 from models.methods import method, trainer_class
+from models.training.loop import _headline
 from models.training.method import TrainContext
 
 CPU = torch.device("cpu")
@@ -188,7 +189,10 @@ def test_gan_steps_update_what_they_should(tmp_path):
     batch = _gan_batch()
     snap = {k: _snapshot(m) for k, m in tr.modules.items()}
     out = tr.train_step(batch, 0)  # step 0: critics and generator
-    assert {"d_loss", "g_loss", "g_landmark", "gp_frame", "gp_video"} <= out.keys()
+    assert {"loss_d", "loss_g", "g_landmark", "gp_frame", "gp_video"} <= out.keys()
+    # the totals are loss_* scalars, as CRAN's and DAVS's: the progress bar and
+    # benchmarks/results_demo.py pick them by that prefix
+    assert _headline(out).keys() == {"loss_d", "loss_g"}
     assert _changed(tr.modules["generator"], snap["generator"])
     assert _changed(tr.modules["frame_critic"], snap["frame_critic"])
     assert _changed(tr.modules["video_critic"], snap["video_critic"])
@@ -197,7 +201,7 @@ def test_gan_steps_update_what_they_should(tmp_path):
     g_before = _snapshot(tr.modules["generator"])
     c_before = _snapshot(tr.modules["frame_critic"])
     out = tr.train_step(batch, 1)  # n_critic = 2: critics only
-    assert "g_loss" not in out
+    assert "loss_g" not in out and _headline(out).keys() == {"loss_d"}
     assert not _changed(tr.modules["generator"], g_before)
     assert _changed(tr.modules["frame_critic"], c_before)
     val = tr.validate(batch)
@@ -324,7 +328,7 @@ def test_stages_on_cuda_with_bf16_autocast(tmp_path):
     fb.pop("segments_noise-30db")
     fb["viseme_ids"] = fb["viseme_ids"].clamp(max=20)
     out = gan.train_step(fb, 0)
-    assert np.isfinite(out["g_loss"]) and np.isfinite(out["d_loss"])
+    assert np.isfinite(out["loss_g"]) and np.isfinite(out["loss_d"])
     assert np.isfinite(out["g_perceptual"]) and out["g_perceptual"] > 0
 
 
@@ -409,7 +413,7 @@ def test_gan_perceptual_term_is_weighted_vgg_face_loss_on_g_only(tmp_path, monke
     torch.testing.assert_close(seen["target"], real)
     # ... and enters G's loss times its weight
     rest = out["g_adv"] + out["g_viseme_ce"] + 100 * out["g_l1"] + 100 * out["g_landmark"]
-    assert out["g_loss"] == pytest.approx(rest + 0.5 * expected, rel=1e-5)
+    assert out["loss_g"] == pytest.approx(rest + 0.5 * expected, rel=1e-5)
     # gradients reach G only: generated frames carry a graph, targets, critics, VAE,
     # regressor and VGG-Face do not
     assert seen["generated_grad"] and not seen["target_grad"] and seen["g_grad"] > 0
