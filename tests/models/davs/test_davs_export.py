@@ -287,3 +287,20 @@ def test_export_refuses_what_it_cannot_use(joint_run, words_build, demo_build, t
              "--split", "train", "--out", tmp_path / "o")  # fmt: skip
     assert r.exit_code != 0 and "no_word_id" in r.output and "LRW word ids" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_official_layout_without_a_method_loads_at_full_size(tmp_path):
+    """The official release records no method or config: full-size networks, the
+    ``module.`` prefixes stripped, only the networks the file holds."""
+    from models.davs.checkpoint import official_checkpoint
+    from models.davs.export import load_davs_networks
+
+    cfg = DavsTrainConfig()
+    nets = {n: make_network(n, cfg) for n in ("mfcc_encoder", "model_fusion")}
+    torch.save(official_checkpoint(nets, step=7), tmp_path / "official.pth.tar")
+    loaded, got_cfg, info = load_davs_networks(tmp_path / "official.pth.tar")
+    assert sorted(loaded) == ["mfcc_encoder", "model_fusion"]
+    assert (got_cfg.width, got_cfg.image_size) == (1.0, 256)
+    assert info["method"] == "davs (official file)"
+    w = loaded["model_fusion"].fc_2.weight
+    assert torch.equal(w, nets["model_fusion"].fc_2.weight) and not loaded["model_fusion"].training
