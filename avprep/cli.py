@@ -1150,8 +1150,8 @@ def eval_davs_features_cmd(
     ids, video/audio/combined logits of the shared classifier), OUT/embeddings.npz
     (L2-normalised sequence word-id features, audio and video, row i = clip i),
     OUT/features.npz (identity-encoder features and word ids), OUT/export.json. An
-    identity-stage checkpoint gives features.npz only (word information before
-    disentanglement), a word-stage one the other two."""
+    identity-stage checkpoint gives features.npz only (the pid encoder before the joint
+    stage), a word-stage one the other two."""
     from models.davs.export import export_davs_features
 
     (resolved,) = _resolve_data((data,))

@@ -119,6 +119,8 @@ def test_images01_box_filters_the_crop_down_to_the_network_size():
     assert y.shape == (2, 3, 3, 64, 64)
     want = F.avg_pool2d(x.reshape(6, 256, 256, 3).permute(0, 3, 1, 2).float() / 255, 4)
     assert torch.allclose(y.reshape(6, 3, 64, 64), want, atol=1e-6)
+    half = images01(x, size=128).reshape(6, 3, 128, 128)
+    assert torch.allclose(F.avg_pool2d(half, 2), want, atol=1e-6)
     assert torch.equal(images01(x, size=256), images01(x))
     with pytest.raises(ValueError, match="at most 256"):
         images01(x, size=512)
