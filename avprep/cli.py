@@ -1131,13 +1131,78 @@ def eval_retrieval_cmd(embeddings_npz: str, chunk: int, device: str, json_path: 
 @eval_group.command("word-info")
 @click.argument("features_npz")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@click.option(
+    "--test",
+    "test_npz",
+    help="Score on this .npz's 'features'/'words' and train on all of FEATURES_NPZ (e.g. the "
+    "davs-features exports of two splits) instead of splitting FEATURES_NPZ.",
+)
 @_json_option("word_info")
-def eval_word_info_cmd(features_npz: str, test_fraction: float, json_path: str) -> None:
+def eval_word_info_cmd(
+    features_npz: str, test_fraction: float, test_npz: str | None, json_path: str
+) -> None:
     """Word information left in identity features: linear-SVM word accuracy (DAVS Sec. 4.2)
     from an .npz with 'features' and 'words' (or train_/test_ pairs)."""
     from models.eval.runner import evaluate_word_information
 
-    _eval_output(_eval_run(evaluate_word_information, features_npz, test_fraction), json_path)
+    result = _eval_run(evaluate_word_information, features_npz, test_fraction, test_npz)
+    _eval_output(result, json_path)
+
+
+@eval_group.command("davs-features")
+@click.option(
+    "--checkpoint",
+    required=True,
+    help="An `avprep train davs` checkpoint or its run folder (its latest), or the official "
+    "101_DAVS_checkpoint.pth.tar.",
+)
+@click.option(
+    "--data",
+    required=True,
+    help="A word-labelled build (LRW word ids, e.g. `avprep build lrw`); a bare name means "
+    "$AVPREP_HOME/<name>.",
+)
+@click.option("--split", default="test", show_default=True, help="Split to run over.")
+@click.option("--out", "out_dir", required=True, help="Folder for the .npz files.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@_device_option
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="DataLoader workers reading the shards.")  # fmt: skip
+@_progress_option
+def eval_davs_features_cmd(
+    checkpoint: str,
+    data: str,
+    split: str,
+    out_dir: str,
+    batch_size: int,
+    device: str,
+    workers: int,
+    no_progress: bool,
+) -> None:
+    """Run a trained DAVS model over every word clip of a build split and write what
+    `eval lipreading`, `eval retrieval` and `eval word-info` read: OUT/logits.npz (word
+    ids, video/audio/combined logits of the shared classifier), OUT/embeddings.npz
+    (L2-normalised sequence word-id features, audio and video, row i = clip i),
+    OUT/features.npz (identity-encoder features and word ids), OUT/export.json. An
+    identity-stage checkpoint gives features.npz only (the pid encoder before the joint
+    stage), a word-stage one the other two."""
+    from models.davs.export import export_davs_features
+
+    (resolved,) = _resolve_data((data,))
+    result = _eval_run(
+        export_davs_features, checkpoint, resolved, out_dir, split=split,
+        batch_size=batch_size, device=device, workers=workers, progress=not no_progress,
+    )  # fmt: skip
+    click.echo(f"{result.clips} clips of {resolved} ({split}) through {', '.join(result.networks)}")
+    commands = {
+        "logits": "lipreading",
+        "embeddings": "retrieval",
+        "features": "word-info",
+    }
+    for kind, path in result.written.items():
+        click.echo(f"wrote {path}  ->  avprep eval {commands[kind]} {path}")
+    for kind, why in result.not_written.items():
+        click.echo(f"no {kind} file: {why}")
 
 
 @main.command("generate")

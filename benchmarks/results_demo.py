@@ -18,9 +18,11 @@ What it does, on CPU, one thread:
 5. a do-nothing baseline at each crop size, measured the same way: the identity crop (the
    frame the generator animates) repeated under every generated frame.
 
-The trainers write no lip-reading logits or retrieval embeddings, so ``eval lipreading`` and
-``eval retrieval`` are not run. Steps scale with ``--scale``. Writes the figures, settings,
-wall/CPU times, the date and the machine load to ``--out``.
+Lip reading and retrieval are not run: their inputs come from ``avprep eval davs-features``
+(logits, word-id embeddings and pid features of a DAVS run over every word clip of a split),
+which needs LRW word ids that the held-out talking clips do not have (a words build, e.g.
+``avprep build demo --option parts=words``, has them). Steps scale with ``--scale``. Writes
+the figures, settings, wall/CPU times, the date and the machine load to ``--out``.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STAGES = ("joint", "word", "identity")
+# the networks need a power of two >= 64; the builds' DAVS crops are 256 (never upsampled)
+IMAGE_SIZES = (64, 128, 256)
 
 
 @dataclass
@@ -45,6 +47,12 @@ class DavsTrainConfig:
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"DAVS stage must be one of {', '.join(STAGES)}, not {self.stage!r}")
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(
+                f"DAVS image_size must be one of {', '.join(map(str, IMAGE_SIZES))}, not "
+                f"{self.image_size}: the networks halve it in powers of two down to 4 px, and "
+                "the builds' DAVS crops are 256x256 (smaller sizes see them downsampled)"
+            )
         if self.sequence_length > self.pred_length:
             raise ValueError("sequence_length must not exceed pred_length")
         self.frozen = tuple(self.frozen)

@@ -95,11 +95,29 @@ def make_network(name: str, cfg: DavsTrainConfig, person_classes: int = 0) -> nn
     raise KeyError(f"no DAVS network {name!r}")
 
 
-def images01(x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
-    """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [0, 1] (the official ``image / 255``)."""
+def images01(
+    x: torch.Tensor, channels_last: bool = False, size: int | None = None
+) -> torch.Tensor:
+    """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [0, 1] (the official ``image / 255``).
+
+    ``size``: the networks' ``image_size``; larger square images are box-filtered down to it
+    (``area``: the mean of each k x k block). The builds' DAVS crops are always 256x256 (the
+    official template crop), so a network built smaller (``image_size`` 64 or 128, for tests
+    and demos) sees the whole face at its own resolution, as the template and mouth box
+    (:mod:`models.davs.geometry`, scaled from the template) assume."""
     if x.dtype != torch.uint8:
         raise TypeError(f"expected uint8 images, got {x.dtype}")
     out = x.movedim(-1, -3).float().div_(255.0)
+    if size is not None and tuple(out.shape[-2:]) != (size, size):
+        h, w = out.shape[-2:]
+        if h != w or h < size:
+            raise ValueError(
+                f"DAVS images are {h}x{w}; the networks take {size}x{size} (square crops at "
+                f"least that size, downsampled to it): set image_size to at most {min(h, w)}"
+            )
+        lead = out.shape[:-3]
+        out = F.interpolate(out.reshape(-1, 3, h, w), size=(size, size), mode="area")
+        out = out.reshape(*lead, 3, size, size)
     if channels_last and out.dim() == 4:
         out = out.contiguous(memory_format=torch.channels_last)
     return out
@@ -201,7 +219,7 @@ class _DavsTrainer(MethodTrainer):
             m.train(name not in self.config.frozen)
 
     def _images(self, x: torch.Tensor) -> torch.Tensor:
-        return images01(x, self.ctx.channels_last)
+        return images01(x, self.ctx.channels_last, self.config.image_size)
 
     def _word_labels(self, batch: dict[str, Any]) -> torch.Tensor:
         labels = batch["word_id"].long()
@@ -465,7 +483,7 @@ def _word_accuracy(trainer: _DavsTrainer, batch: dict[str, Any]) -> dict[str, fl
         m.eval()
     try:
         with trainer.ctx.autocast():
-            frames = images01(batch["frames"][:, idx])
+            frames = images01(batch["frames"][:, idx], size=cfg.image_size)
             a = trainer.modules["mfcc_encoder"](batch["mfcc"][:, idx].float())
             v = trainer.modules["lip_feature_encoder"](frames)
             fusion = trainer.modules["model_fusion"]

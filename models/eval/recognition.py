@@ -1,11 +1,13 @@
 """Word-level audio-visual speech recognition accuracy (DAVS Table 3: visual, audio and
 combined top-1 over LRW's 500 words).
 
-The trainer's classifiers give logits; these functions only score them. DAVS does not say
-how its "combine" accuracy fuses the two streams and its training code is not public: pass
-the combined classifier's own logits when the model has one (``combined_logits``); otherwise
-:func:`lip_reading_accuracy` fuses by averaging the two streams' softmax probabilities
-(late fusion) and says so in its result (``combined_from``).
+The trainer's classifiers give logits; these functions only score them. The paper does not
+say how its "combined" accuracy fuses the two streams; the official code
+(``Gen_final_v1.GenModel.test``) sums the shared classifier's audio and video logits, which
+is what ``avprep eval davs-features`` writes as ``combined_logits``. Pass a model's own
+combined logits when it has them; otherwise :func:`lip_reading_accuracy` fuses by averaging
+the two streams' softmax probabilities (late fusion) and says so in its result
+(``combined_from``).
 """
 
 from __future__ import annotations

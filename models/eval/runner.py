@@ -228,14 +228,26 @@ def evaluate_retrieval(path: str, chunk: int = 2048, device: str = "auto") -> di
     return _result("retrieval", None, path, summary, [], [], None)
 
 
-def evaluate_word_information(path: str, test_fraction: float = 0.2) -> dict[str, Any]:
+def evaluate_word_information(
+    path: str, test_fraction: float = 0.2, test_path: str | None = None
+) -> dict[str, Any]:
     """Word accuracy of a linear SVM on identity features from an .npz: ``features`` and
     ``words`` (split here), or ``train_features``/``train_words``/``test_features``/
-    ``test_words``."""
+    ``test_words``; with ``test_path``, trained on ``path``'s ``features``/``words`` and
+    scored on ``test_path``'s (e.g. two splits' ``avprep eval davs-features`` exports)."""
     from models.eval.word_information import word_information_in_pid, word_information_split
 
     keys = ("features", "words", "train_features", "train_words", "test_features", "test_words")
     z = _load_npz(path, keys)
+    if test_path is not None:
+        t = _load_npz(test_path, keys)
+        for name, arrays in ((path, z), (test_path, t)):
+            if not {"features", "words"} <= set(arrays):
+                raise ValueError(f"{name} needs 'features' and 'words' arrays")
+        summary = word_information_in_pid(z["features"], z["words"], t["features"], t["words"])
+        out = _result("word-info", None, path, summary, [], [], None)
+        out["inputs"]["test"] = str(test_path)
+        return out
     if {"train_features", "train_words", "test_features", "test_words"} <= set(z):
         summary = word_information_in_pid(
             z["train_features"], z["train_words"], z["test_features"], z["test_words"]

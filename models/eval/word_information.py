@@ -59,6 +59,14 @@ def word_information_split(
     from sklearn.model_selection import train_test_split
 
     x, y = _np(features), _np(words)
+    values, counts = np.unique(y, return_counts=True)
+    if len(values) and counts.min() < 2:
+        single = ", ".join(str(v) for v in values[counts < 2][:5])
+        raise ValueError(
+            f"a stratified split needs at least 2 samples of every word; word(s) {single} "
+            "have 1: give a separate test set (train_/test_ arrays, or `avprep eval "
+            "word-info TRAIN.npz --test TEST.npz`)"
+        )
     xtr, xte, ytr, yte = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=y
     )

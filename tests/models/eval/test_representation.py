@@ -115,3 +115,10 @@ def test_retrieval_of_25000_fits_one_gpu_in_chunks():
     peak = torch.cuda.max_memory_allocated() - before
     assert peak < 1.5 * 2048 * 25_000 * 4 + 2 * 25_000 * 256 * 4 + 2**26  # one chunk at a time
     assert m["a2v_r1"] == 100.0 and m["v2a_medr"] == 1.0 and m["samples"] == 25_000
+
+
+def test_word_information_split_names_words_seen_once():
+    """A stratified split needs two samples of each word; the error says what to do."""
+    features = np.random.default_rng(0).normal(size=(5, 3))
+    with pytest.raises(ValueError, match="word\\(s\\) 4 have 1.*--test"):
+        word_information_split(features, np.array([0, 0, 1, 1, 4]))
