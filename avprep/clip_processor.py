@@ -166,6 +166,10 @@ class ItemProcessor:
         self.config = config
         self.stages = stages
 
+    def relative(self, path: str) -> str:
+        """``path`` relative to the corpus root when it lies under it (as ``source`` is)."""
+        return _relsource(path, self.config.root) or path
+
     def setup(self) -> None:
         for stage in self.stages:
             stage.setup()
@@ -326,7 +330,8 @@ class IdentityPhotoProcessor(ItemProcessor):
                 for stage in self.stages:
                     stage.process(one)
             except ClipRejected as e:
-                rejected.append({"image": ref.images[i], "reason": e.reason, "detail": e.detail})
+                image = self.relative(ref.images[i])
+                rejected.append({"image": image, "reason": e.reason, "detail": e.detail})
                 continue
             for name, data in one.files.items():
                 work.files[_renumber(name, len(kept))] = data
@@ -342,7 +347,9 @@ class IdentityPhotoProcessor(ItemProcessor):
             )
         work.arrays.update({k: np.concatenate(v) for k, v in arrays.items()})
         work.meta.update(stage_meta)
-        work.meta["identity"] = {"images": [ref.images[i] for i in kept], "rejected": rejected}
+        # relative to the corpus root like ``source``, so shards do not carry the machine's paths
+        images = [self.relative(ref.images[i]) for i in kept]
+        work.meta["identity"] = {"images": images, "rejected": rejected}
         media.frames = media.frames[kept]
         media.timestamps = media.timestamps[: len(kept)]
         media.audio = media.audio[: len(kept) * int(round(media.sample_rate / media.fps))]
