@@ -170,7 +170,12 @@ class FaceStage(Stage):
             raise ClipRejected("no_face", "clip has no video frames")
 
         tr = track_speaker(
-            frames, self._detector, self._tracker_lm, cfg.detect_every, cfg.detect_scaled
+            frames,
+            self._detector,
+            self._tracker_lm,
+            cfg.detect_every,
+            cfg.detect_scaled,
+            cfg.full_detect_every,
         )
         if tr.n_tracks == 0:
             raise ClipRejected("no_face", f"no face detected on {len(tr.keyframes)} keyframes")
