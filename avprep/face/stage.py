@@ -266,6 +266,7 @@ class FaceStage(Stage):
             "n_faces": tr.n_faces,
             "n_face_tracks": tr.n_tracks,
             "detect_calls": tr.detect_calls,
+            "window_detect_calls": tr.roi_detect_calls,  # of detect_calls: verify keyframes
             "track_calls": tr.track_calls,
             "frames_by_state": dict(sorted(counts.items())),
             "state_codes": {str(k): v for k, v in STATE_NAMES.items()},

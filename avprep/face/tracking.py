@@ -1,7 +1,7 @@
 """Follow one speaker's face through a clip: detect on keyframes, track in between.
 
 Rule for the speaker (recorded in each sample as ``speaker_rule``): detections on the
-keyframes (every ``detect_every`` frames and the last frame) are linked into face tracks
+full keyframes (below: one a second by default) are linked into face tracks
 (nearest centre within 0.7 face widths, size ratio within 1.5x, gaps up to 2 s);
 each track scores the sum over its keyframes of ``box area x (1 - 0.5 x distance of the box
 centre from the frame centre / half the frame diagonal)``. The highest score wins: the most
@@ -45,7 +45,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from avprep.face.backends import Detection, DlibFaceDetector, DlibLandmarker
 
 SPEAKER_RULE = (
-    "keyframe detections linked into tracks; speaker = track maximising "
+    "whole-frame keyframe detections (by default one keyframe a second) linked into tracks; "
+    "speaker = track maximising "
     "sum(box area * (1 - 0.5 * centre distance / half diagonal)): most continuous, "
     "then largest, then most central"
 )
@@ -254,8 +255,7 @@ def track_speaker(
 
     def detect_near(t: int, box: np.ndarray) -> list[Detection]:
         """Faces in a window ``ROI_SIDE`` boxes wide around ``box`` (frame pixels), searched
-        at the 100 px face scale; the whole frame when that cannot apply or finds nothing."""
-        nonlocal level
+        at the 90 px face scale; the whole frame when that cannot apply or finds nothing."""
         if not roi_ok or level > 0:
             return detect(t)
         t0 = time.perf_counter()
@@ -267,8 +267,7 @@ def track_speaker(
         out: list[Detection] = []
         scale = min(1.0, ROI_FACE_WIDTH / max(bw, 1.0))
         if min(x1 - x0, y1 - y0) * scale >= 80:  # dlib's window must fit
-            roi = np.ascontiguousarray(gray[t, y0:y1, x0:x1])
-            found = detector.detect(roi, 0, scale)
+            found = detector.detect_window(gray[t, y0:y1, x0:x1], scale)
             out = [Detection((d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0),
                              d.score, d.upsample) for d in found]  # fmt: skip
         res.detect_seconds += time.perf_counter() - t0
