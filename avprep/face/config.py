@@ -26,7 +26,7 @@ class FaceConfig:
     fan_batch_size: int = 32
 
     # tracking
-    detect_every: int = 5  # full-frame detection on every Nth frame, tracking in between
+    detect_every: int = 5  # a detection on every Nth frame (keyframes), tracking in between
     # later keyframes of a clip searched at the scale its faces need (tracking.DETECT_FACE_WIDTH)
     detect_scaled: bool = True
     # only every Nth frame's keyframe is searched whole (speaker choice); the keyframes between

@@ -1,10 +1,13 @@
-"""Cheaper keyframe detection (the first detection's hints reused on later keyframes) finds
-the same face, with landmarks as close to the ground truth as a full-frame search."""
+"""Cheaper keyframe detection (the first detection's hints reused on later keyframes; verify
+keyframes searched in a window around the tracked face) finds the same face, with landmarks as
+close to the ground truth as a full-frame search, and still finds a face lost and back."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from avprep.face import FaceConfig
 from avprep.face.alignment import anchor_points
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker
 from avprep.face.known_motion import ASTRONAUT_FACE, animate, astronaut, still_astronaut
@@ -117,3 +120,9 @@ def test_full_keyframes_without_a_face_fall_back_to_searching_every_keyframe():
     res = track_speaker(frames, det, DlibLandmarker(), 5, True, 25)
     assert res.n_tracks == 1 and res.state[5] == 0 and (res.state[:3] == MISSING).all()
     assert np.isin(res.state[5:21], (0, TRACKED)).all()
+
+
+def test_full_detect_every_must_not_be_negative():
+    FaceConfig(full_detect_every=0).validate()  # 0: every keyframe searched whole
+    with pytest.raises(ValueError, match="full_detect_every"):
+        FaceConfig(full_detect_every=-1).validate()
