@@ -40,7 +40,7 @@ from avprep.face.alignment import (
     apply_affine,
     mouth_transforms,
     translate,
-    warp_crop,
+    warp_crops,
 )
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker, LandmarkBackend
 from avprep.face.config import FaceConfig
@@ -72,14 +72,6 @@ REJECT_REASON = {
     OUT_OF_FRAME: "face_out_of_frame",
     EXTREME_POSE: "extreme_pose",
 }
-
-
-def _warp_all(
-    frames: np.ndarray, transforms: np.ndarray, size: int, border_value: int = 0
-) -> np.ndarray:
-    return np.stack(
-        [warp_crop(f, a, size, border_value) for f, a in zip(frames, transforms, strict=True)]
-    )
 
 
 def _templates_meta(cfg: FaceConfig) -> dict[str, dict]:
@@ -223,13 +215,12 @@ class FaceStage(Stage):
         a112 = align_transforms(anchors, "cran112", cfg.crop_size_small)
         am = mouth_transforms(a256, cfg.crop_size, cfg.mouth_size)
         grey, mg256 = DAVS_TEMPLATE.border_value, cfg.crop_margin
-        crops = {
-            "crop256": _warp_all(
-                frames, translate(a256, mg256, mg256), cfg.crop_size + 2 * mg256, grey
-            ),
-            "crop112": _warp_all(frames, a112, cfg.crop_size_small, CRAN_TEMPLATE.border_value),
-            "mouth": _warp_all(frames, am, cfg.mouth_size, grey),
+        specs = {
+            "crop256": (translate(a256, mg256, mg256), cfg.crop_size + 2 * mg256, grey),
+            "crop112": (a112, cfg.crop_size_small, CRAN_TEMPLATE.border_value),
+            "mouth": (am, cfg.mouth_size, grey),
         }
+        crops = dict(zip(specs, warp_crops(frames, list(specs.values())), strict=True))
         t_enc = time.perf_counter()
         files = encode_streams(crops, cfg.image_format, cfg.jpeg_quality, cfg.mp4_crf)
         t_enc = time.perf_counter() - t_enc
