@@ -87,7 +87,7 @@ class TrackResult:
     landmarks: np.ndarray  # (T,68,2) float32, NaN where no face
     boxes: np.ndarray  # (T,4) detector-style boxes, NaN where no face
     state: np.ndarray  # (T,) uint8: DETECTED / TRACKED / MISSING
-    n_faces: int  # most faces seen at once on a keyframe
+    n_faces: int  # most faces seen at once on a keyframe searched whole
     n_tracks: int
     detect_calls: int = 0
     roi_detect_calls: int = 0  # of detect_calls: verify keyframes searched around the face
