@@ -128,11 +128,12 @@ def part_per_clip(root: str, variant: str) -> dict:
                 meta = json.loads(fields["json"])["face"]
                 best[ref.key] = (total, dict(processor.last_timings), meta)
     per_stage: dict[str, list[float]] = {}
-    frames = good = detect_calls = 0
+    frames = good = detect_calls = window_calls = 0
     for _, timings, meta in best.values():
         frames += sum(meta["frames_by_state"].values())
         good += sum(meta["frames_by_state"].get(s, 0) for s in GOOD_STATES)
         detect_calls += meta["detect_calls"]
+        window_calls += meta.get("window_detect_calls", 0)  # trees before issue 18's change: 0
         for stage, t in timings.items():
             per_stage.setdefault(stage, []).append(t)
     ok = len(best)
@@ -147,6 +148,8 @@ def part_per_clip(root: str, variant: str) -> dict:
         },
         "face_found_share": round(good / max(frames, 1), 4),
         "detect_calls_per_clip": round(detect_calls / max(ok, 1), 2),
+        # of those, verify keyframes searched only in a window around the tracked face
+        "window_detect_calls_per_clip": round(window_calls / max(ok, 1), 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
 

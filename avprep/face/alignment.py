@@ -9,6 +9,8 @@ inverse maps crop pixels back to the source frame.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -156,3 +158,23 @@ def warp_crop(frame: np.ndarray, a: np.ndarray, size: int, border_value: int = 0
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(border_value, border_value, border_value),
     )
+
+
+def warp_crops(
+    frames: np.ndarray, specs: Sequence[tuple[np.ndarray, int, int]]
+) -> list[np.ndarray]:
+    """Several crop streams of (T,H,W,3) RGB ``frames`` in one pass: ``specs`` holds one
+    ``(transforms (T,2,3), size, border_value)`` per stream; returns (T,size,size,3) each,
+    the same bytes as :func:`warp_crop` frame by frame.
+
+    Why one pass over 4-channel frames: OpenCV's bilinear warp has SIMD code for 1- and
+    4-channel images but not for 3, so warping RGBA costs ~40 % of warping RGB (the channels
+    are interpolated independently with the same fixed-point weights: the RGB channels of the
+    RGBA warp are bit-identical, tested). Each frame is widened once for all streams, and
+    each crop narrowed back as it is stored, so no extra full-clip copy is held."""
+    outs = [np.empty((len(frames), size, size, 3), np.uint8) for _, size, _ in specs]
+    for t, frame in enumerate(frames):
+        rgba = cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA)
+        for (a, size, border), out in zip(specs, outs, strict=True):
+            cv2.cvtColor(warp_crop(rgba, a[t], size, border), cv2.COLOR_RGBA2RGB, dst=out[t])
+    return outs

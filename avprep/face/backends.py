@@ -105,6 +105,21 @@ class DlibFaceDetector:
                     break
         return out
 
+    def detect_window(self, gray: np.ndarray, scale: float = 1.0) -> list[Detection]:
+        """Faces in ``gray`` (a window cut around a tracked face) searched once, at ``scale``
+        and no upsampling, boxes in ``gray``'s pixels: no fallback to other scales (the
+        tracker searches the whole frame when the window finds nothing)."""
+        if scale >= 1.0:
+            return self._run(np.ascontiguousarray(gray), 0)
+        h, w = gray.shape[:2]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        sx, sy = w / size[0], h / size[1]
+        return [
+            Detection((d.box[0] * sx, d.box[1] * sy, d.box[2] * sx, d.box[3] * sy), d.score)
+            for d in self._run(small, 0)
+        ]
+
     def _run(self, gray: np.ndarray, upsample: int) -> list[Detection]:
         rects, scores, _ = self._det.run(gray, upsample, 0.0)
         return [

@@ -45,9 +45,12 @@ class FaceConfig:
     fan_batch_size: int = 32
 
     # tracking
-    detect_every: int = 5  # full-frame detection on every Nth frame, tracking in between
+    detect_every: int = 5  # a detection on every Nth frame (keyframes), tracking in between
     # later keyframes of a clip searched at the scale its faces need (tracking.DETECT_FACE_WIDTH)
     detect_scaled: bool = True
+    # only every Nth frame's keyframe is searched whole (speaker choice); the keyframes between
+    # confirm the tracked face in a window around it (tracking module doc); 0: all whole
+    full_detect_every: int = 25
     upsample_retry_max_side: int = 640  # frames this small get a retry at 2x when nothing found
     max_upsample: int = 1
     min_face_size: int = 40  # pixels: width of the landmark box in the source frame
@@ -77,6 +80,8 @@ class FaceConfig:
             raise ValueError(f"face image_format must be 'jpg' or 'mp4', not {self.image_format!r}")
         if self.detect_every < 1:
             raise ValueError("detect_every must be >= 1")
+        if self.full_detect_every < 0:
+            raise ValueError("full_detect_every must be >= 0 (0: every keyframe searched whole)")
         for name in ("smooth_window", "anchor_smooth_window"):
             w = getattr(self, name)
             if w < 1 or w % 2 == 0:

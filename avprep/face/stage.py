@@ -40,7 +40,7 @@ from avprep.face.alignment import (
     apply_affine,
     mouth_transforms,
     translate,
-    warp_crop,
+    warp_crops,
 )
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker, LandmarkBackend
 from avprep.face.config import FaceConfig
@@ -72,14 +72,6 @@ REJECT_REASON = {
     OUT_OF_FRAME: "face_out_of_frame",
     EXTREME_POSE: "extreme_pose",
 }
-
-
-def _warp_all(
-    frames: np.ndarray, transforms: np.ndarray, size: int, border_value: int = 0
-) -> np.ndarray:
-    return np.stack(
-        [warp_crop(f, a, size, border_value) for f, a in zip(frames, transforms, strict=True)]
-    )
 
 
 def _templates_meta(cfg: FaceConfig) -> dict[str, dict]:
@@ -170,7 +162,12 @@ class FaceStage(Stage):
             raise ClipRejected("no_face", "clip has no video frames")
 
         tr = track_speaker(
-            frames, self._detector, self._tracker_lm, cfg.detect_every, cfg.detect_scaled
+            frames,
+            self._detector,
+            self._tracker_lm,
+            cfg.detect_every,
+            cfg.detect_scaled,
+            cfg.full_detect_every,
         )
         if tr.n_tracks == 0:
             raise ClipRejected("no_face", f"no face detected on {len(tr.keyframes)} keyframes")
@@ -218,13 +215,12 @@ class FaceStage(Stage):
         a112 = align_transforms(anchors, "cran112", cfg.crop_size_cran)
         am = mouth_transforms(a256, cfg.crop_size_davs, cfg.mouth_size)
         grey, mg256 = DAVS_TEMPLATE.border_value, cfg.crop_margin
-        crops = {
-            "crop256": _warp_all(
-                frames, translate(a256, mg256, mg256), cfg.crop_size_davs + 2 * mg256, grey
-            ),
-            "crop112": _warp_all(frames, a112, cfg.crop_size_cran, CRAN_TEMPLATE.border_value),
-            "mouth": _warp_all(frames, am, cfg.mouth_size, grey),
+        specs = {
+            "crop256": (translate(a256, mg256, mg256), cfg.crop_size_davs + 2 * mg256, grey),
+            "crop112": (a112, cfg.crop_size_cran, CRAN_TEMPLATE.border_value),
+            "mouth": (am, cfg.mouth_size, grey),
         }
+        crops = dict(zip(specs, warp_crops(frames, list(specs.values())), strict=True))
         t_enc = time.perf_counter()
         files = encode_streams(crops, cfg.image_format, cfg.jpeg_quality, cfg.mp4_crf)
         t_enc = time.perf_counter() - t_enc
@@ -261,6 +257,7 @@ class FaceStage(Stage):
             "n_faces": tr.n_faces,
             "n_face_tracks": tr.n_tracks,
             "detect_calls": tr.detect_calls,
+            "window_detect_calls": tr.roi_detect_calls,  # of detect_calls: verify keyframes
             "track_calls": tr.track_calls,
             "frames_by_state": dict(sorted(counts.items())),
             "state_codes": {str(k): v for k, v in STATE_NAMES.items()},

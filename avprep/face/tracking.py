@@ -1,7 +1,7 @@
 """Follow one speaker's face through a clip: detect on keyframes, track in between.
 
 Rule for the speaker (recorded in each sample as ``speaker_rule``): detections on the
-keyframes (every ``detect_every`` frames and the last frame) are linked into face tracks
+full keyframes (below: one a second by default) are linked into face tracks
 (nearest centre within 0.7 face widths, size ratio within 1.5x, gaps up to 2 s);
 each track scores the sum over its keyframes of ``box area x (1 - 0.5 x distance of the box
 centre from the frame centre / half the frame diagonal)``. The highest score wins: the most
@@ -12,6 +12,17 @@ nothing is found in a small frame); later keyframes reuse what it learnt: they s
 upsampling that found the faces, and search a frame downscaled so that the smallest face seen
 is ``DETECT_FACE_WIDTH`` (100) px wide (dlib's window is 80 px), falling back to the full frame
 when that finds nothing. A 1080p clip with 300 px faces then detects on a ~10x smaller image.
+
+Only every ``full_detect_every``-th frame (25: once a second) is a *full* keyframe, searched
+whole: those detections are what tracks are linked from and the speaker chosen by. The other
+keyframes (every ``detect_every``-th frame and the last) are *verify* keyframes: the tracked
+face is confirmed by a detection in a window ``ROI_SIDE`` (1.4) face boxes wide around it,
+downscaled to a 90 px face (about a quarter of a full keyframe's cost on LRW-sized
+clips). A verify keyframe searches the whole frame when that window finds nothing, when no
+face is being tracked (re-acquiring the speaker: the candidate that links to the speaker's
+nearest full-keyframe detection), or when faces need upsampling. A clip whose full keyframes
+find no face at all has every keyframe searched whole, as before. ``full_detect_every = 0``
+(or ``detect_scaled`` off) searches every keyframe whole.
 
 Between keyframes the face is tracked by re-running the shape predictor from a box derived
 from the previous frame's landmarks (about 1 ms a frame). A tracked frame that jumps in
@@ -34,7 +45,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from avprep.face.backends import Detection, DlibFaceDetector, DlibLandmarker
 
 SPEAKER_RULE = (
-    "keyframe detections linked into tracks; speaker = track maximising "
+    "whole-frame keyframe detections (by default one keyframe a second) linked into tracks; "
+    "speaker = track maximising "
     "sum(box area * (1 - 0.5 * centre distance / half diagonal)): most continuous, "
     "then largest, then most central"
 )
@@ -62,6 +74,12 @@ DRIFT_MAX_SHIFT = 0.35
 # so far is this wide: dlib's HOG window is 80 px, and a face that shrinks by DRIFT_MAX_SCALE
 # (1.25) before the next keyframe is still 100 / 1.25 = 80 px there
 DETECT_FACE_WIDTH = 100.0
+# a verify keyframe's search window, in tracked face boxes (square, centred on the box): the
+# box comes from the previous frame's landmarks, so the face has moved one frame since
+ROI_SIDE = 1.4
+# and searched where that face is this wide: the face is where it was a frame ago, so no
+# margin for shrinking is needed above dlib's 80 px window (pyramid steps are 6/5)
+ROI_FACE_WIDTH = 90.0
 
 
 @dataclass
@@ -69,9 +87,10 @@ class TrackResult:
     landmarks: np.ndarray  # (T,68,2) float32, NaN where no face
     boxes: np.ndarray  # (T,4) detector-style boxes, NaN where no face
     state: np.ndarray  # (T,) uint8: DETECTED / TRACKED / MISSING
-    n_faces: int  # most faces seen at once on a keyframe
+    n_faces: int  # most faces seen at once on a keyframe searched whole
     n_tracks: int
     detect_calls: int = 0
+    roi_detect_calls: int = 0  # of detect_calls: verify keyframes searched around the face
     track_calls: int = 0
     detect_seconds: float = 0.0
     track_seconds: float = 0.0
@@ -177,6 +196,7 @@ def track_speaker(
     predictor: DlibLandmarker,
     detect_every: int = 5,
     detect_scaled: bool = True,
+    full_detect_every: int = 25,
 ) -> TrackResult:
     """Landmarks of the speaker's face in every frame where it can be found (see module doc)."""
     gray = to_gray(frames)
@@ -210,9 +230,21 @@ def track_speaker(
         res.detect_calls += 1
         return out
 
-    dets = {k: detect(k) for k in keyframes}
+    roi_ok = detect_scaled and full_detect_every > 0
+    if roi_ok:  # the first keyframe of every full_detect_every frames is searched whole
+        full = [
+            k
+            for i, k in enumerate(keyframes)
+            if i == 0 or k // full_detect_every != keyframes[i - 1] // full_detect_every
+        ]
+    else:
+        full = keyframes
+    dets = {k: detect(k) for k in full}
+    tracks = link_tracks(dets, full)
+    if not tracks and len(full) < len(keyframes):  # nothing on the full keyframes: search all
+        dets.update({k: detect(k) for k in keyframes if k not in dets})
+        tracks = link_tracks(dets, keyframes)
     res.n_faces = max(len(v) for v in dets.values())
-    tracks = link_tracks(dets, keyframes)
     res.n_tracks = len(tracks)
     if not tracks:
         return res
@@ -220,6 +252,45 @@ def track_speaker(
     speaker_det = dict(speaker)
     keyset = set(keyframes)
     model = _BoxModel()
+
+    def detect_near(t: int, box: np.ndarray) -> list[Detection]:
+        """Faces in a window ``ROI_SIDE`` boxes wide around ``box`` (frame pixels), searched
+        at the 90 px face scale; the whole frame when that cannot apply or finds nothing."""
+        if not roi_ok or level > 0:
+            return detect(t)
+        t0 = time.perf_counter()
+        bw = float(box[2] - box[0])
+        half = 0.5 * ROI_SIDE * bw
+        cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
+        x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+        x1, y1 = min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
+        out: list[Detection] = []
+        scale = min(1.0, ROI_FACE_WIDTH / max(bw, 1.0))
+        if min(x1 - x0, y1 - y0) * scale >= 80:  # dlib's window must fit
+            found = detector.detect_window(gray[t, y0:y1, x0:x1], scale)
+            out = [Detection((d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0),
+                             d.score, d.upsample) for d in found]  # fmt: skip
+        res.detect_seconds += time.perf_counter() - t0
+        res.detect_calls += 1
+        res.roi_detect_calls += 1
+        return out or detect(t)
+
+    def reacquire(t: int) -> Detection | None:
+        """At a verify keyframe with no face tracked: a whole-frame detection that links to
+        the speaker's nearest full-keyframe detection (the linking rule of link_tracks)."""
+        near = [k for k in speaker_det if abs(k - t) <= LINK_MAX_GAP_FRAMES]
+        if not near:
+            return None
+        p = speaker_det[min(near, key=lambda k: abs(k - t))]
+        pc = np.array([(p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2])
+        best, best_dist = None, np.inf
+        for d in detect(t):
+            c = np.array([(d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2])
+            ratio = max(d.width, p.width) / max(min(d.width, p.width), 1e-3)
+            dist = float(np.linalg.norm(c - pc)) / max(p.width, 1e-3)
+            if ratio <= LINK_MAX_SIZE_RATIO and dist <= LINK_MAX_CENTRE and dist < best_dist:
+                best, best_dist = d, dist
+        return best
 
     def landmarks_from(t: int, box: np.ndarray | tuple[float, ...]) -> np.ndarray:
         t0 = time.perf_counter()
@@ -245,7 +316,10 @@ def track_speaker(
         if t in keyset:
             d = speaker_det.get(t)
             if d is None and prev is not None:
-                d = confirm(dets[t], model.box(prev))
+                box = model.box(prev)
+                d = confirm(dets[t] if t in dets else detect_near(t, box), box)
+            elif d is None and t not in dets:
+                d = reacquire(t)
             if d is not None:
                 prev = accept_detection(t, d)
                 last_confirmed = t

@@ -11,6 +11,7 @@ from avprep.face.alignment import (
     invert_affine,
     similarity_transform,
     warp_crop,
+    warp_crops,
 )
 from avprep.face.crop_codec import decode_stream
 from avprep.face.known_motion import ASTRONAUT_FACE, moving_astronaut, still_astronaut
@@ -49,6 +50,29 @@ def test_warp_crop_geometry_hand_worked():
     crop = warp_crop(img, np.array([[1.0, 0, -25], [0, 1.0, -3]]), 16)
     assert crop.shape == (16, 16, 3)
     assert tuple(np.argwhere(crop[..., 0] == 255)[0]) == (7, 5)
+
+
+def test_warp_crops_in_one_rgba_pass_are_the_per_frame_rgb_warps():
+    # the stage warps RGBA frames (OpenCV's fast bilinear path): every byte must equal the
+    # RGB warp, for upscaling, rotation, crops reaching outside the frame, and the area
+    # downscale path (scale < 0.5)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (6, 90, 120, 3), dtype=np.uint8)
+    frames[3:] = frames[3:] // 2 + 60  # some smoother content too
+    specs = []
+    for size, border, scale in ((38, 127, 1.4), (20, 0, 0.7), (12, 127, 0.3)):
+        th = rng.uniform(-0.5, 0.5, len(frames))
+        a = np.zeros((len(frames), 2, 3))
+        a[:, 0, 0], a[:, 0, 1] = scale * np.cos(th), -scale * np.sin(th)
+        a[:, 1, 0], a[:, 1, 1] = scale * np.sin(th), scale * np.cos(th)
+        a[:, :, 2] = rng.uniform(-40, 10, (len(frames), 2))
+        specs.append((a, size, border))
+    outs = warp_crops(frames, specs)
+    for (a, size, border), out in zip(specs, outs, strict=True):
+        assert out.shape == (len(frames), size, size, 3) and out.flags.c_contiguous
+        for t, f in enumerate(frames):
+            assert np.array_equal(out[t], warp_crop(f, a[t], size, border))
+    assert (outs[0] == 127).any() and (outs[1] == 0).any()  # borders were reached
 
 
 @pytest.fixture(scope="module")
