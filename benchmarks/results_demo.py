@@ -6,7 +6,7 @@
 
 What it does, on CPU, one thread:
 
-1. ``avprep build demo`` (all 18 clips, dlib faces, pocketsphinx visemes) with a split file
+1. ``avprep build demo`` (all 24 clips, dlib faces, pocketsphinx visemes) with a split file
    that holds out two talking clips (``speaker1/clip02``, ``speaker2/clip00``, 132 frames
    each) as ``test``; every method trains on the ``train`` split only;
 2. ``avprep train`` each method for a short run at reduced width (``RUNS``: CRAN ``cae`` at
@@ -18,10 +18,10 @@ What it does, on CPU, one thread:
 5. a do-nothing baseline at each crop size, measured the same way: the identity crop (the
    frame the generator animates) repeated under every generated frame.
 
-Lip reading and retrieval are not run: their inputs come from ``avprep eval davs-features``
-(logits, word-id embeddings and pid features of a DAVS run over every word clip of a split),
-which needs LRW word ids that the held-out talking clips do not have (a words build, e.g.
-``avprep build demo --option parts=words``, has them). Steps scale with ``--scale``. Writes
+6. DAVS only: ``avprep eval davs-features`` over the demo's LRW-style word clips of the
+   ``train`` split (the only split with more than a couple of word clips; so these are
+   in-sample figures, plumbing only), then ``avprep eval lipreading`` and ``eval retrieval``,
+   beside chance (1 / number of words) in the same JSON. Steps scale with ``--scale``. Writes
 the figures, settings, wall/CPU times, the date and the machine load to ``--out``.
 """
 
@@ -162,6 +162,25 @@ def evaluate(gen: Path, real: Path, work: Path, log: Path) -> dict:
     return out
 
 
+def davs_recognition(run: Path, data: Path, work: Path, log: Path) -> dict:
+    """Lip reading and retrieval of the DAVS run over the build's word clips (train split)."""
+    feats = work / "davs-features"
+    avprep("eval", "davs-features", "--checkpoint", str(run), "--data", str(data), "--split",
+           "train", "--out", str(feats), "--device", "cpu", "--no-progress", log=log)  # fmt: skip
+    out: dict = {}
+    for measure, npz in (("lipreading", "logits.npz"), ("retrieval", "embeddings.npz")):
+        path = work / "eval" / f"davs-{measure}.json"
+        extra = ["--device", "cpu"] if measure == "retrieval" else []
+        avprep("eval", measure, str(feats / npz), "--json", str(path), *extra, log=log)
+        out[measure] = json.loads(path.read_text())["summary"]
+    import numpy as np
+
+    labels = np.load(feats / "logits.npz")["labels"]
+    out["clips"] = int(len(labels))
+    out["chance"] = round(1.0 / len(set(labels.tolist())), 4)
+    return out
+
+
 def _num(v, fmt: str) -> str:
     return format(v, fmt) if isinstance(v, int | float) else str(v)
 
@@ -195,6 +214,14 @@ def render(result: dict) -> str:
                 f"| {_num(lm['lmd'], '.2f')} | {lm['frames_missing']} of {frames} "
                 f"| {f'{wall:.0f} / {cpu:.0f}' if label.startswith(method) else '-'} |"
             )  # fmt: skip
+    rec = result["methods"].get("davs", {}).get("recognition")
+    if rec:
+        lr, rt = rec["lipreading"], rec["retrieval"]
+        lines += [
+            "",
+            f"DAVS over the build's {rec['clips']} word clips of the train split (in-sample; "
+            f"chance {rec['chance']:.3f}): " + json.dumps({"lipreading": lr, "retrieval": rt}),
+        ]
     m = result["machine"]
     lines += [
         "",
@@ -259,6 +286,8 @@ def main() -> None:
             entry["identity_baseline"] = evaluate(
                 work / "gen" / f"identity-{method}", work / "real" / method, work, log
             )
+            if method == "davs":
+                entry["recognition"] = davs_recognition(run, data, work, log)
         except Exception as e:  # one method's failure is recorded, the others still run
             entry["error"] = f"{type(e).__name__}: {e}"
         print(method, json.dumps({k: v for k, v in entry.items() if k != "training"})[:400])
