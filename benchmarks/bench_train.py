@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -123,6 +124,25 @@ def main() -> None:
     results, skipped = [], []
     runs: dict[tuple[str, str], str] = {}  # (method, stage) -> its run folder, for later stages
     runs_root = Path(tempfile.mkdtemp(prefix="runs-", dir=work))
+
+    def write_report() -> None:
+        """Rewritten after every stage, so a run stopped by a time limit keeps its rows."""
+        device = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
+        report = {
+            "note": args.note,
+            "device": device,
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "data": [str(d) for d in data],
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "registered": sorted(methods.METHODS),
+            "vgg_face_weights": args.vgg_face_weights,
+            "results": results,
+            "skipped": skipped,
+        }
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
     names = args.method or sorted(methods.METHODS)
     for name in names:
         spec = methods.method(name)
@@ -133,6 +153,7 @@ def main() -> None:
             if problems:
                 skipped.append({"method": name, "stage": stage, "why": problems})
                 print(f"{name}/{stage}: skipped ({problems[0]})")
+                write_report()
                 continue
             sets = list(args.sets)
             if perceptual:
@@ -146,6 +167,7 @@ def main() -> None:
                 why = [f"needs the {', '.join(missing)} stage(s) run first in this benchmark"]
                 skipped.append({"method": name, "stage": stage, "why": why})
                 print(f"{name}/{stage}: skipped ({why[0]})")
+                write_report()
                 continue
             sets += [f"method.{key}={runs[(name, earlier)]}" for key, earlier in needs.items()]
             if args.batch_size or not cuda:
@@ -163,8 +185,10 @@ def main() -> None:
             try:
                 train(run, run_dir)
             except Exception as e:  # a benchmark reports a stage that cannot run, and goes on
+                traceback.print_exc()
                 skipped.append({"method": name, "stage": stage, "why": [str(e)]})
                 print(f"{name}/{stage}: skipped ({e})")
+                write_report()
                 continue
             wall = time.perf_counter() - t0
             runs[(name, stage)] = str(run_dir)
@@ -180,21 +204,8 @@ def main() -> None:
                 f"data wait {100 * row['data_wait_fraction']:.1f}% (batch {batch}, "
                 f"{workers} workers)"
             )
-    device = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
-    report = {
-        "note": args.note,
-        "device": device,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "data": [str(d) for d in data],
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "registered": sorted(methods.METHODS),
-        "vgg_face_weights": args.vgg_face_weights,
-        "results": results,
-        "skipped": skipped,
-    }
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+            write_report()
+    write_report()
     shutil.rmtree(runs_root, ignore_errors=True)  # full-size checkpoints are large
     print(f"wrote {args.out}")
 
