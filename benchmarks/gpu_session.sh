@@ -10,7 +10,11 @@
 #   bash benchmarks/gpu_session.sh [--cpu-dry-run] [--parts tests,davs,cran,dvae]
 #
 # --cpu-dry-run: the same install and the same tests (they skip without CUDA, so this checks
-# that they are collected and import), then a 1-step CPU benchmark of every stage (batch 2).
+# that they are collected and import), the CPU tests of test_training_loop.py on the prebuilt
+# demo_build, then a 1-step CPU benchmark of every stage (batch 2). `make gpu-dry-run` runs it
+# in a venv standing in for the device image.
+# Environment: PYTHON (python3), OUT, GPU_WHEELS (.whl), GPU_SITE (/tmp/site), STEPS, WARMUP,
+# T_TESTS, T_TEST, T_DAVS, T_CRAN, T_DVAE (seconds).
 #
 # Sizing (about 8 min on one H200, inside the tool's 10-min command limit): install ~15 s;
 # the 14 GPU tests are single full-size steps or small runs, the slowest being the
@@ -42,9 +46,10 @@ SITE=${GPU_SITE:-/tmp/site}
 BUILDS=$ROOT/.gpu/builds
 STEPS=${STEPS:-20}
 WARMUP=${WARMUP:-5}
-T_TESTS=${T_TESTS:-210}
-T_TEST=${T_TEST:-150}
-declare -A T_BENCH=([davs]=${T_DAVS:-110} [cran]=${T_CRAN:-110} [dvae]=${T_DVAE:-80})
+if [ $DRY = 1 ]; then D=900; else D=; fi  # a 2-core CPU takes minutes for one full-size step
+T_TESTS=${T_TESTS:-${D:-210}}
+T_TEST=${T_TEST:-${D:-150}}
+declare -A T_BENCH=([davs]=${T_DAVS:-${D:-110}} [cran]=${T_CRAN:-${D:-110}} [dvae]=${T_DVAE:-${D:-80}})
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg AVPREP_TEST_BUILDS=$BUILDS
 export AVPREP_HOME=/tmp/avprep-gpu-home
@@ -105,6 +110,15 @@ if has tests; then
   last=$(grep -E "(passed|failed|skipped|error|no tests ran)" "$OUT/pytest.log" | tail -n 1 \
     | tr -d '=' | sed 's/^ *//')
   SUMMARY+=("tests: rc=$rc in $((SECONDS - t0)) s: ${last:-no result line (timeout?)}")
+  if [ $DRY = 1 ]; then
+    # the GPU tests skip here before their fixtures run: check the prebuilt demo_build with
+    # the same file's CPU tests (the loader and the training core on it, no Beam)
+    $PY -m pytest -m "not gpu" -q -p no:cacheprovider --basetemp=/tmp/pt-gpu-session \
+      tests/models/training/test_training_loop.py >> "$OUT/pytest.log" 2>&1
+    rc=$?
+    SUMMARY+=("prebuilt demo_build (CPU tests of test_training_loop.py): rc=$rc: $(tail -n 1 \
+      "$OUT/pytest.log" | tr -d '=' | sed 's/^ *//')")
+  fi
 fi
 
 # --- the training benchmark, one method per process
