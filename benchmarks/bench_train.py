@@ -74,19 +74,25 @@ def demo_build(work: Path) -> Path:
 
 
 def figures(run_dir: Path, warmup: int, clips_per_step: int) -> dict:
+    """Per-step figures after the warm-up (the loop logs every step here). A step's batch can
+    be smaller than the configured one (an epoch's last, partial batch: small builds, many
+    workers), so its items come from the log's ``perf/samples`` where present."""
     rows = [json.loads(x) for x in (run_dir / SCALARS_FILE).read_text().splitlines()]
     rows = [r for r in rows if "perf/samples_per_s" in r][warmup:]
     if not rows:
         raise RuntimeError("no steps after the warm-up: raise --steps")
-    busy = [clips_per_step / r["perf/samples_per_s"] for r in rows]
+    items = [float(r.get("perf/samples", clips_per_step)) for r in rows]
+    busy = [n / r["perf/samples_per_s"] for n, r in zip(items, rows, strict=True)]
     wait = [f * b for f, b in zip((r["perf/data_wait_fraction"] for r in rows), busy, strict=True)]
     step_s = sum(busy) / len(busy)
     return {
         "steps_timed": len(rows),
         "steps_per_s": round(1.0 / step_s, 4),
-        "clips_per_s": round(clips_per_step / step_s, 3),
+        "clips_per_s": round(sum(items) / sum(busy), 3),
+        "mean_clips_per_step": round(sum(items) / len(items), 2),
         "data_wait_fraction": round(sum(wait) / sum(busy), 4),
         "step_seconds": round(step_s, 4),
+        "compute_seconds_per_step": round((sum(busy) - sum(wait)) / len(busy), 4),
     }
 
 

@@ -20,11 +20,12 @@
 # the 14 GPU tests are single full-size steps or small runs, the slowest being the
 # torch.compile one (Inductor builds its kernels: a minute or two), so ~2-3 min, capped at
 # T_TESTS=210 s (T_TEST=150 s per test). The benchmark trains each stage at its default batch
-# (16 for DAVS and CRAN) with 8 loader workers for STEPS=20 steps, the first WARMUP=5 not
-# timed: on CPU one full-size step took 0.15-32 s on 2 cores; an H200 is some hundreds of
-# times faster, so a step is ~0.1-0.5 s there and each stage costs ~10-30 s with its start-up
-# (CUDA context, model build, workers): DAVS and CRAN (3 stages each) ~1-1.5 min, DVAE under
-# 1 min, capped at 110/110/80 s. bench_train.py rewrites its JSON after every stage, so a cap
+# (16 for DAVS and CRAN; partial at epoch ends) for STEPS=20 steps, the first WARMUP=5 not
+# timed, with 2 loader workers (see below): on CPU one full-size step at batch 2 took 0.15-32 s on
+# 2 cores; an H200 is some hundreds of times faster, so a step is ~0.1-0.5 s there (or
+# the loader's pace) and each stage costs ~10-30 s with its start-up (CUDA context, model
+# build, workers): DAVS and CRAN (3 stages each) ~1-1.5 min, DVAE under 1 min, capped at
+# 110/110/80 s. bench_train.py rewrites its JSON after every stage, so a cap
 # that cuts a method short keeps the stages done. Worst case ~9.3 min; expect 6-8.
 set -u
 cd "$(dirname "$0")/.."
@@ -126,8 +127,11 @@ if [ $DRY = 1 ]; then
   BENCH_ARGS=(--device cpu --steps 1 --warmup 0 --batch-size 2 --workers 1)
   NOTE="CPU dry run of benchmarks/gpu_session.sh: 1 step, batch 2"
 else
-  BENCH_ARGS=(--device cuda --steps "$STEPS" --warmup "$WARMUP")
-  NOTE="benchmarks/gpu_session.sh: demo builds (talking + words/identities), $STEPS steps, first $WARMUP untimed, default batch, 8 workers"
+  # 2 loader workers: the demo holds 22 training clips in 11 shards, which the workers split
+  # between them; each worker's epoch ends in a partial batch, so more workers would only
+  # mean smaller batches (the JSON has the mean clips per step and the compute time per step)
+  BENCH_ARGS=(--device cuda --steps "$STEPS" --warmup "$WARMUP" --workers 2)
+  NOTE="benchmarks/gpu_session.sh: demo builds (talking + words/identities), $STEPS steps, first $WARMUP untimed, default batch (partial at epoch ends), 2 workers"
 fi
 : > "$OUT/bench.log"
 for m in davs cran dvae; do
@@ -153,7 +157,9 @@ for path in sorted(Path(sys.argv[1]).glob("bench_*.json")):
     report = json.loads(path.read_text())
     for r in report["results"]:
         print(f"  {r['method']}/{r['stage']}: {r['steps_per_s']} steps/s, {r['clips_per_s']} "
-              f"clips/s, data wait {100 * r['data_wait_fraction']:.0f}% (batch {r['batch_size']})")
+              f"clips/s, {r.get('compute_seconds_per_step')} s compute/step, data wait "
+              f"{100 * r['data_wait_fraction']:.0f}% (batch {r['batch_size']}, mean "
+              f"{r.get('mean_clips_per_step')})")
     for s in report["skipped"]:
         print(f"  {s['method']}/{s['stage']}: SKIPPED {str(s['why'][0])[:120]}")
 EOF
