@@ -17,16 +17,18 @@
 # T_TESTS, T_TEST, T_DAVS, T_CRAN, T_DVAE (seconds).
 #
 # Sizing (about 8 min on one H200, inside the tool's 10-min command limit): install ~15 s;
-# the 14 GPU tests are single full-size steps or small runs, the slowest being the
-# torch.compile one (Inductor builds its kernels: a minute or two), so ~2-3 min, capped at
-# T_TESTS=210 s (T_TEST=150 s per test). The benchmark trains each stage at its default batch
-# (16 for DAVS and CRAN; partial at epoch ends) for STEPS=20 steps, the first WARMUP=5 not
-# timed, with 2 loader workers (see below): on CPU one full-size step at batch 2 took 0.15-32 s on
-# 2 cores; an H200 is some hundreds of times faster, so a step is ~0.1-0.5 s there (or
-# the loader's pace) and each stage costs ~10-30 s with its start-up (CUDA context, model
-# build, workers): DAVS and CRAN (3 stages each) ~1-1.5 min, DVAE under 1 min, capped at
-# 110/110/80 s. bench_train.py rewrites its JSON after every stage, so a cap
-# that cuts a method short keeps the stages done. Worst case ~9.3 min; expect 6-8.
+# the 14 GPU tests (3 skip there: no dlib) are single full-size steps or small runs, the
+# slowest the torch.compile one (Inductor builds its kernels: a minute or two): ~2-3 min,
+# capped at T_TESTS=200 s (T_TEST=150 s per test). The benchmark trains each stage at its
+# default batch (16 for DAVS and CRAN; partial at epoch ends) for STEPS=20 steps, the first
+# WARMUP=5 not timed, with 2 loader workers (see below). On CPU one full-size step at batch 2
+# took 0.15-32 s on 2 cores; an H200 is some hundreds of times faster, so a step is ~0.1-0.5
+# s there (or the loader's pace) and each stage costs ~10-30 s with its start-up (CUDA
+# context, model build, workers): DAVS and CRAN (3 stages each) ~1-1.5 min, DVAE under 1
+# min, capped at 100/100/70 s. bench_train.py rewrites its JSON after every stage, so a cap
+# that cuts a method short keeps the stages done. Worst case (every cap reached, +10 s each
+# to kill, install and import check ~45 s) ~9.3 min; expect 6-8. Rerun one part on a
+# still-warm machine with --parts (e.g. --parts cran).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,9 +50,11 @@ BUILDS=$ROOT/.gpu/builds
 STEPS=${STEPS:-20}
 WARMUP=${WARMUP:-5}
 if [ $DRY = 1 ]; then D=900; else D=; fi  # a 2-core CPU takes minutes for one full-size step
-T_TESTS=${T_TESTS:-${D:-210}}
+T_TESTS=${T_TESTS:-${D:-200}}
 T_TEST=${T_TEST:-${D:-150}}
-declare -A T_BENCH=([davs]=${T_DAVS:-${D:-110}} [cran]=${T_CRAN:-${D:-110}} [dvae]=${T_DVAE:-${D:-80}})
+declare -A T_BENCH=(
+  [davs]=${T_DAVS:-${D:-100}} [cran]=${T_CRAN:-${D:-100}} [dvae]=${T_DVAE:-${D:-70}}
+)
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg AVPREP_TEST_BUILDS=$BUILDS
 export AVPREP_HOME=/tmp/avprep-gpu-home
@@ -131,7 +135,8 @@ else
   # between them; each worker's epoch ends in a partial batch, so more workers would only
   # mean smaller batches (the JSON has the mean clips per step and the compute time per step)
   BENCH_ARGS=(--device cuda --steps "$STEPS" --warmup "$WARMUP" --workers 2)
-  NOTE="benchmarks/gpu_session.sh: demo builds (talking + words/identities), $STEPS steps, first $WARMUP untimed, default batch (partial at epoch ends), 2 workers"
+  NOTE="benchmarks/gpu_session.sh: demo builds (talking + words/identities), $STEPS steps,"
+  NOTE+=" first $WARMUP untimed, default batch (partial at epoch ends), 2 workers"
 fi
 : > "$OUT/bench.log"
 for m in davs cran dvae; do
