@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export AVPREP_HOME ?= $(HOME)/.avprep/datasets
 
-.PHONY: setup demo train-demo test lint bench clean browser
+.PHONY: setup demo train-demo test lint bench clean browser gpu-prep gpu-dry-run
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,26 @@ browser:
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# A lent GPU machine (no network, no Beam/dlib/pocketsphinx; README "On a GPU machine"):
+# gpu-prep fills the git-ignored .whl/ (cp312 wheels the device image lacks) and .gpu/builds
+# (prebuilt demo builds), checking that what travels stays under the 64 MiB limit; there,
+# `bash benchmarks/gpu_session.sh` is the one command. gpu-dry-run runs that script here on the
+# CPU in a venv standing in for the device image (torch, tensorboard, scikit-image and the
+# image's packages we use), with the same wheels for this machine's python.
+GPU_DRY ?= /tmp/avprep-gpu-dry
+gpu-prep: setup
+	$(BIN)/python benchmarks/gpu_prep.py
+
+gpu-dry-run: gpu-prep
+	test -x $(GPU_DRY)/venv/bin/python || { $(PYTHON) -m venv $(GPU_DRY)/venv && \
+	  $(GPU_DRY)/venv/bin/python -m pip install -q torch==2.13.0 tensorboard scikit-image \
+	  $$($(BIN)/python benchmarks/gpu_prep.py --print-device-has); }
+	$(BIN)/python benchmarks/gpu_prep.py --wheels-only --dest $(GPU_DRY)/wheels --python-version \
+	  $$($(GPU_DRY)/venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+	rm -rf $(GPU_DRY)/site
+	PYTHON=$(GPU_DRY)/venv/bin/python GPU_WHEELS=$(GPU_DRY)/wheels GPU_SITE=$(GPU_DRY)/site \
+	  OUT=$(GPU_DRY)/out bash benchmarks/gpu_session.sh --cpu-dry-run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -73,19 +74,25 @@ def demo_build(work: Path) -> Path:
 
 
 def figures(run_dir: Path, warmup: int, clips_per_step: int) -> dict:
+    """Per-step figures after the warm-up (the loop logs every step here). A step's batch can
+    be smaller than the configured one (an epoch's last, partial batch: small builds, many
+    workers), so its items come from the log's ``perf/samples`` where present."""
     rows = [json.loads(x) for x in (run_dir / SCALARS_FILE).read_text().splitlines()]
     rows = [r for r in rows if "perf/samples_per_s" in r][warmup:]
     if not rows:
         raise RuntimeError("no steps after the warm-up: raise --steps")
-    busy = [clips_per_step / r["perf/samples_per_s"] for r in rows]
+    items = [float(r.get("perf/samples", clips_per_step)) for r in rows]
+    busy = [n / r["perf/samples_per_s"] for n, r in zip(items, rows, strict=True)]
     wait = [f * b for f, b in zip((r["perf/data_wait_fraction"] for r in rows), busy, strict=True)]
     step_s = sum(busy) / len(busy)
     return {
         "steps_timed": len(rows),
         "steps_per_s": round(1.0 / step_s, 4),
-        "clips_per_s": round(clips_per_step / step_s, 3),
+        "clips_per_s": round(sum(items) / sum(busy), 3),
+        "mean_clips_per_step": round(sum(items) / len(items), 2),
         "data_wait_fraction": round(sum(wait) / sum(busy), 4),
         "step_seconds": round(step_s, 4),
+        "compute_seconds_per_step": round((sum(busy) - sum(wait)) / len(busy), 4),
     }
 
 
@@ -123,6 +130,25 @@ def main() -> None:
     results, skipped = [], []
     runs: dict[tuple[str, str], str] = {}  # (method, stage) -> its run folder, for later stages
     runs_root = Path(tempfile.mkdtemp(prefix="runs-", dir=work))
+
+    def write_report() -> None:
+        """Rewritten after every stage, so a run stopped by a time limit keeps its rows."""
+        device = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
+        report = {
+            "note": args.note,
+            "device": device,
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "data": [str(d) for d in data],
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "registered": sorted(methods.METHODS),
+            "vgg_face_weights": args.vgg_face_weights,
+            "results": results,
+            "skipped": skipped,
+        }
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
     names = args.method or sorted(methods.METHODS)
     for name in names:
         spec = methods.method(name)
@@ -133,6 +159,7 @@ def main() -> None:
             if problems:
                 skipped.append({"method": name, "stage": stage, "why": problems})
                 print(f"{name}/{stage}: skipped ({problems[0]})")
+                write_report()
                 continue
             sets = list(args.sets)
             if perceptual:
@@ -146,6 +173,7 @@ def main() -> None:
                 why = [f"needs the {', '.join(missing)} stage(s) run first in this benchmark"]
                 skipped.append({"method": name, "stage": stage, "why": why})
                 print(f"{name}/{stage}: skipped ({why[0]})")
+                write_report()
                 continue
             sets += [f"method.{key}={runs[(name, earlier)]}" for key, earlier in needs.items()]
             if args.batch_size or not cuda:
@@ -163,8 +191,10 @@ def main() -> None:
             try:
                 train(run, run_dir)
             except Exception as e:  # a benchmark reports a stage that cannot run, and goes on
+                traceback.print_exc()
                 skipped.append({"method": name, "stage": stage, "why": [str(e)]})
                 print(f"{name}/{stage}: skipped ({e})")
+                write_report()
                 continue
             wall = time.perf_counter() - t0
             runs[(name, stage)] = str(run_dir)
@@ -180,21 +210,8 @@ def main() -> None:
                 f"data wait {100 * row['data_wait_fraction']:.1f}% (batch {batch}, "
                 f"{workers} workers)"
             )
-    device = torch.cuda.get_device_name() if cuda else platform.processor() or "cpu"
-    report = {
-        "note": args.note,
-        "device": device,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "data": [str(d) for d in data],
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "registered": sorted(methods.METHODS),
-        "vgg_face_weights": args.vgg_face_weights,
-        "results": results,
-        "skipped": skipped,
-    }
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+            write_report()
+    write_report()
     shutil.rmtree(runs_root, ignore_errors=True)  # full-size checkpoints are large
     print(f"wrote {args.out}")
 

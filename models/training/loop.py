@@ -290,7 +290,13 @@ def _train(
                     f"lr/{name}": opt.param_groups[0]["lr"]
                     for name, opt in trainer.optimizers.items()
                 }
-                perf = {"perf/samples_per_s": rate, "perf/data_wait_fraction": wait / busy}
+                # perf/samples: the items behind the rate (the last batch of an epoch can be
+                # partial), so benchmarks can tell step time from throughput
+                perf = {
+                    "perf/samples_per_s": rate,
+                    "perf/data_wait_fraction": wait / busy,
+                    "perf/samples": seen,
+                }
                 logger.scalars(step, {**last, **lrs, **perf})
                 wait = busy = 0.0
                 seen = 0

@@ -5,11 +5,16 @@
 - ``cremad``: the CREMA-D fixture corpus (emotion labels), crops as per-frame JPEG;
 - ``synthetic_shards``: many tiny metadata-only samples in shards of uneven size, for the
   partitioning tests (only the key matters there).
+
+``$AVPREP_TEST_BUILDS`` (unset in CI): a folder holding ``demo_build`` made beforehand by
+this same function (``make gpu-prep``), used instead of building. The GPU machine has no
+Beam, dlib or pocketsphinx to build with; its build.json must show this exact config.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -18,27 +23,51 @@ from avprep.schema import SAMPLE_SCHEMA_VERSION
 from avprep.shards import ShardWriter
 
 FEATURES = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
+PREBUILT_ENV = "AVPREP_TEST_BUILDS"
+
+
+def demo_config(base: Path) -> BuildConfig:
+    return BuildConfig(
+        dataset="demo",
+        root=str(base / "demo_corpus"),  # not $AVPREP_HOME: session fixtures run first
+        out=str(base / "demo_build"),
+        face_backend="dlib",
+        features=FEATURES,
+        noise_levels_db=(-30.0,),
+        aligner="pocketsphinx",
+        shard_size=2,
+        discover_options={"parts": "talking"},  # the 6 talking clips
+    )
+
+
+def prebuilt(name: str, config: BuildConfig) -> Path | None:
+    """``$AVPREP_TEST_BUILDS/name`` when set and present; a build made with another config
+    is an error, not a silent substitute."""
+    root = os.environ.get(PREBUILT_ENV)
+    if not root:
+        return None
+    path = Path(root) / name
+    info = path / "build.json"
+    if not info.is_file():
+        raise FileNotFoundError(f"${PREBUILT_ENV}={root} holds no {name}/build.json")
+    got = json.loads(info.read_text())["config"]
+    want = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as build.json has them
+    diff = sorted(k for k in want if k not in ("out", "root") and got.get(k) != want[k])
+    if diff:
+        raise ValueError(f"{info} was built with other {', '.join(diff)}: re-run make gpu-prep")
+    return path
 
 
 @cache
 def build_demo(base: Path) -> Path:
+    config = demo_config(base)
+    ready = prebuilt("demo_build", config)
+    if ready is not None:
+        return ready
     from pipelines.build import run_build
 
-    out = base / "demo_build"
-    run_build(
-        BuildConfig(
-            dataset="demo",
-            root=str(base / "demo_corpus"),  # not $AVPREP_HOME: session fixtures run first
-            out=str(out),
-            face_backend="dlib",
-            features=FEATURES,
-            noise_levels_db=(-30.0,),
-            aligner="pocketsphinx",
-            shard_size=2,
-            discover_options={"parts": "talking"},  # the 6 talking clips
-        )
-    )
-    return out
+    run_build(config)
+    return Path(config.out)
 
 
 @cache
