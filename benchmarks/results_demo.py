@@ -11,7 +11,7 @@ What it does, on CPU, one thread:
    each) as ``test``; every method trains on the ``train`` split only;
 2. ``avprep train`` each method for a short run at reduced width (``RUNS``: CRAN ``cae`` at
    channel_divisor 8; DAVS ``joint`` at width 1/16 (256x256 crops); DVAE ``vae`` then ``gan``
-   at lstm_hidden 32, ngf 8, no landmark loss);
+   at lstm_hidden 32, ngf 8, no landmark loss, G every step at lr 1e-3);
 3. ``avprep generate METHOD --video HELD_OUT --real-out REAL`` on each held-out clip (its
    own speech, its first frame as the identity; DAVS without the per-photo fine-tuning);
 4. ``avprep eval quality`` and ``avprep eval lmd`` (dlib) of generated against real crops;
@@ -53,9 +53,14 @@ RUNS: dict[str, list[tuple[str, int, int, list[str]]]] = {
     "dvae": [
         ("vae", 300, 8, ["lstm_hidden=32"]),
         ("gan", 60, 2, ["lstm_hidden=32", "ngf=8", "ndf=8", "landmark_weight=0",
-                        "d_video_channels=[4,8,16,32]", "seq_len=4"]),
+                        "d_video_channels=[4,8,16,32]", "seq_len=4", "n_critic=1",
+                        "lr_gan=0.001"]),
     ],
 }  # fmt: skip
+# DVAE's gan stage at the paper's schedule (G every 5th step, Adam 1e-4) would give G 12
+# updates in 60 steps: its output stays the random U-Net's noise (PSNR 11.7, no face found).
+# With G every step at 1e-3, the same 60 steps give faces (measured: PSNR 22.1, SSIM 0.53,
+# dlib finds a face in every generated frame, LMD 1.48 vs 1.41 for the identity crop).
 GENERATE_EXTRA = {"davs": ["--no-finetune"]}
 
 

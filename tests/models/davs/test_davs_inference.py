@@ -74,3 +74,37 @@ def test_video_driven_and_bad_inputs(generator):
         generate(face[:32], np.zeros((2, 20, 12), np.float32), generator)
     with pytest.raises(ValueError, match="20 steps x 12"):
         generate(face, np.zeros((2, 13, 20), np.float32), generator)
+
+
+def test_plain_decoding_is_the_trainers_eval_generation():
+    """Without fine-tuning and at wid scale 1, ``generate`` on a trained checkpoint is the
+    joint trainer's own eval-mode decoding (running BatchNorm statistics, [0, 1] images,
+    RGB, (20, 12) windows) of the same identity frame and MFCC windows, to the uint8 step:
+    what ``avprep generate davs --no-finetune`` shows is what training made, conventions
+    included (the demo-scale investigation relied on it)."""
+    from models.davs.trainer import DavsJointTrainer
+    from tests.models.davs.davs_fixtures import clip_batch, cpu_context
+
+    torch.manual_seed(0)
+    tr = DavsJointTrainer(tiny_config(), cpu_context())
+    batch = clip_batch(length=24)
+    for step in range(3):  # trained: BatchNorm running statistics away from their init
+        tr.train_step(batch, step)
+    bn = tr.modules["Decoder"].deconv1_1_bn
+    assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
+    want = tr.generate(batch, frames=slice(0, 5), from_video=False)["audio"][1]
+    want = want.clamp(0, 1).mul(255).round().to(torch.uint8).movedim(1, -1).numpy()
+    nets = load_generator(
+        {"modules": {n: tr.modules[n].state_dict() for n in tr.modules}},
+        width=tr.config.width, image_size=tr.config.image_size,
+    )  # fmt: skip
+    face = batch["identity_frame"][1].numpy()
+    mfcc = batch["mfcc"][1, :5].numpy()
+    plain = DavsInferenceConfig(finetune_steps=0, audio_scale=1.0)
+    made = generate(face, mfcc, nets, plain)
+    assert made.shape == want.shape == (5, 64, 64, 3)
+    assert np.abs(made.astype(int) - want.astype(int)).max() <= 1
+    # the channel order and the wid scale are visible in the frames, so the check can fail
+    assert not np.array_equal(made, made[..., ::-1])
+    scaled = generate(face, mfcc, nets, DavsInferenceConfig(finetune_steps=0))  # x1.5
+    assert np.abs(scaled.astype(int) - want.astype(int)).max() > 1
