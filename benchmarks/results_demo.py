@@ -222,10 +222,18 @@ def render(result: dict) -> str:
     rec = result["methods"].get("davs", {}).get("recognition")
     if rec:
         lr, rt = rec["lipreading"], rec["retrieval"]
+        pct = {k: 100 * lr[f"{k}_acc"] for k in ("visual", "audio", "combined")}
         lines += [
             "",
-            f"DAVS over the build's {rec['clips']} word clips of the train split (in-sample; "
-            f"chance {rec['chance']:.3f}): " + json.dumps({"lipreading": lr, "retrieval": rt}),
+            f"DAVS lip reading and retrieval over the build's {rec['clips']} word clips of the "
+            f"train split (in-sample; chance {100 * rec['chance']:.1f} %):",
+            "",
+            "| visual acc. | audio acc. | combined acc. | V->A R@1 | R@10 | Med R "
+            "| A->V R@1 | R@10 | Med R |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {pct['visual']:.1f} % | {pct['audio']:.1f} % | {pct['combined']:.1f} % "
+            f"| {rt['v2a_r1']:.1f} | {rt['v2a_r10']:.1f} | {rt['v2a_medr']:.1f} "
+            f"| {rt['a2v_r1']:.1f} | {rt['a2v_r10']:.1f} | {rt['a2v_medr']:.1f} |",
         ]
     m = result["machine"]
     lines += [
