@@ -162,7 +162,10 @@ def _csv(value: str | None) -> tuple[str, ...]:
     type=COUNT,
     default=5,
     show_default=True,
-    help="Run the face detector every N frames and track in between.",
+    help="Keyframe spacing: the face detector runs on every Nth frame and landmarks track "
+    "in between. Only every 25th frame's keyframe searches the whole frame (speaker choice); "
+    "the others search a window around the tracked face, falling back to the whole frame when "
+    "it is lost (FaceConfig.full_detect_every; 0 searches every keyframe whole).",
 )
 @click.option(
     "--face-min-size",
