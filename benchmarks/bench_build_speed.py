@@ -255,15 +255,12 @@ def part_encoder_presets(root: str) -> dict:
     conversion): CPU per clip (the lower of two passes), size per clip, PSNR of the decoded
     frames against the frames encoded. ``superfast`` at CRF 19 is the setting that matches
     ``veryfast`` CRF 18's quality: the price of the faster preset at equal quality."""
-    import io
-    from fractions import Fraction
 
-    import av
     import cv2
     import numpy as np
 
     cv2.setNumThreads(1)
-    from avprep.face.crop_codec import _yuv420p_frame, decode_mp4, rgb_to_yuv420p
+    from avprep.face.crop_codec import decode_mp4, encode_mp4
     from avprep.media import decode_clip
 
     clips = []
@@ -275,19 +272,7 @@ def part_encoder_presets(root: str) -> dict:
         ])  # fmt: skip
 
     def encode(frames: np.ndarray, preset: str, crf: int) -> bytes:
-        buf = io.BytesIO()
-        with av.open(buf, mode="w", format="mp4") as mp4:
-            st = mp4.add_stream("libx264", rate=Fraction(25))
-            st.width, st.height, st.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-            st.options = {
-                "crf": str(crf), "preset": preset, "threads": "1", "x264-params": "mbtree=0",
-            }  # fmt: skip
-            for f in frames:
-                for pkt in st.encode(_yuv420p_frame(rgb_to_yuv420p(f))):
-                    mp4.mux(pkt)
-            for pkt in st.encode():
-                mp4.mux(pkt)
-        return buf.getvalue()
+        return encode_mp4(frames, crf=crf, preset=preset)
 
     out = {}
     for preset, crf in (("veryfast", 18), ("superfast", 18), ("superfast", 19), ("faster", 18)):

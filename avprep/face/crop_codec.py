@@ -123,9 +123,12 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
     return frame
 
 
-def encode_mp4(frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> bytes:
+def encode_mp4(
+    frames: np.ndarray, fps: float = 25.0, crf: int = 18, preset: str = "veryfast"
+) -> bytes:
     """(T,H,W,3) RGB uint8 (H, W even) -> H.264 MP4 bytes, the same bytes for the same
-    frames in any process (the colour conversion is :func:`rgb_to_yuv420p`)."""
+    frames in any process (the colour conversion is :func:`rgb_to_yuv420p`). ``preset``:
+    x264's; veryfast was chosen by measurement (``bench_build_speed.py``)."""
     import av
 
     buf = io.BytesIO()
@@ -137,7 +140,7 @@ def encode_mp4(frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> bytes:
         # the same frames gave different bytes in ~5 % of encodes after heap churn (PyAV
         # 18's libx264); with mbtree off, 150 of 150 repeated encodes were identical
         st.options = {
-            "crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0",
+            "crf": str(crf), "preset": preset, "threads": "1", "x264-params": "mbtree=0",
         }  # fmt: skip
         for f in frames:
             for pkt in st.encode(_yuv420p_frame(rgb_to_yuv420p(f))):
