@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".flv", ".mpg", ".mpeg"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp"}
@@ -84,8 +85,9 @@ def read_frames(src: ClipSource, max_seconds: float = MAX_SECONDS) -> np.ndarray
                 raise ValueError(f"{src.path} has no video stream")
             stream = container.streams.video[0]
             rate = float(stream.average_rate or 25)
+            to_rgb = VideoReformatter()  # one swscale context per video (avprep/media.py)
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(to_rgb.reformat(frame, format="rgb24").to_ndarray())
                 if len(frames) > max_seconds * rate:
                     raise ValueError(f"{src.path} is longer than {max_seconds:.0f} s")
     except av.error.FFmpegError as e:
