@@ -14,6 +14,7 @@ Those figures predate two changes made for byte-identical rebuilds (issue 11): t
 conversion is :func:`rgb_to_yuv420p` (integer numpy, not libswscale) and x264 runs with
 ``mbtree=0``; on the demo crops at CRF 18 that makes the MP4s ~35-70 % larger at ~1 dB
 higher PSNR (CRF 20 gives about the old size and quality). ``crop256`` is now stored 260x260.
+Issue 18 dropped x264's inter sub-partitions (:data:`X264_PARAMS`): +1-3 % bytes.
 """
 
 from __future__ import annotations
@@ -123,12 +124,28 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
     return frame
 
 
+# x264 settings of the crop streams, on top of ``preset`` (both chosen by measurement,
+# ``benchmarks/bench_build_speed.py``, crops of LRW-like clips, one core):
+# - mbtree=0: with x264's macroblock-tree rate control (and adaptive quantisation) on, the
+#   same frames gave different bytes in ~5 % of encodes after heap churn (PyAV 18's
+#   libx264); with mbtree off, 150 of 150 repeated encodes were identical.
+# - partitions=i8x8,i4x4: no inter sub-partitions (p8x8/b8x8 and smaller; veryfast searches
+#   them by default). x264 CPU -30 to -37 % (crops of the demo's clips: 64 -> 44 ms a clip;
+#   the same with moving lips and noise: 78 -> 49 ms) for +1 to +3 % bytes and -0.01 to
+#   -0.03 dB; superfast at equal PSNR (CRF 19) is faster again but +13 % bytes.
+X264_PARAMS = "mbtree=0:partitions=i8x8,i4x4"
+
+
 def encode_mp4(
-    frames: np.ndarray, fps: float = 25.0, crf: int = 18, preset: str = "veryfast"
+    frames: np.ndarray,
+    fps: float = 25.0,
+    crf: int = 18,
+    preset: str = "veryfast",
+    x264_params: str = X264_PARAMS,
 ) -> bytes:
     """(T,H,W,3) RGB uint8 (H, W even) -> H.264 MP4 bytes, the same bytes for the same
-    frames in any process (the colour conversion is :func:`rgb_to_yuv420p`). ``preset``:
-    x264's; veryfast was chosen by measurement (``bench_build_speed.py``)."""
+    frames in any process (the colour conversion is :func:`rgb_to_yuv420p`). ``preset`` and
+    ``x264_params``: x264's (see :data:`X264_PARAMS`; other values serve the benchmark)."""
     import av
 
     buf = io.BytesIO()
@@ -136,11 +153,8 @@ def encode_mp4(
         st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         st.width, st.height = int(frames.shape[2]), int(frames.shape[1])
         st.pix_fmt = "yuv420p"
-        # mbtree=0: with x264's macroblock-tree rate control (and adaptive quantisation) on,
-        # the same frames gave different bytes in ~5 % of encodes after heap churn (PyAV
-        # 18's libx264); with mbtree off, 150 of 150 repeated encodes were identical
         st.options = {
-            "crf": str(crf), "preset": preset, "threads": "1", "x264-params": "mbtree=0",
+            "crf": str(crf), "preset": preset, "threads": "1", "x264-params": x264_params,
         }  # fmt: skip
         for f in frames:
             for pkt in st.encode(_yuv420p_frame(rgb_to_yuv420p(f))):
@@ -152,10 +166,12 @@ def encode_mp4(
 
 def decode_mp4(data: bytes) -> np.ndarray:
     import av
+    from av.video.reformatter import VideoReformatter
 
+    rgb = VideoReformatter()  # one swscale context per stream, not one per frame (media.py)
     with av.open(io.BytesIO(data)) as inp:
         st = inp.streams.video[0]
-        return np.stack([f.to_ndarray(format="rgb24") for f in inp.decode(st)])
+        return np.stack([rgb.reformat(f, format="rgb24").to_ndarray() for f in inp.decode(st)])
 
 
 def encode_streams(
@@ -209,18 +225,20 @@ def jpeg_frames(files: dict[str, bytes], stream: str, indices: Sequence[int]) ->
 
 def _decode_mp4_frames(data: bytes, idx: list[int], member: str) -> np.ndarray:
     import av  # here: a worker reading a jpg build never loads PyAV
+    from av.video.reformatter import VideoReformatter
 
     wanted: dict[int, list[int]] = {}
     for pos, i in enumerate(idx):
         wanted.setdefault(i, []).append(pos)
     last = max(idx)
     out: list[np.ndarray | None] = [None] * len(idx)
+    to_rgb = VideoReformatter()  # one swscale context per stream (see decode_mp4)
     with av.open(io.BytesIO(data)) as container:
         st = container.streams.video[0]
         st.thread_count = 1
         for n, frame in enumerate(container.decode(st)):
             if n in wanted:
-                rgb = frame.to_ndarray(format="rgb24")
+                rgb = to_rgb.reformat(frame, format="rgb24").to_ndarray()
                 for pos in wanted[n]:
                     out[pos] = rgb
             if n >= last:
