@@ -31,23 +31,29 @@ def anchor_points(landmarks: np.ndarray) -> np.ndarray:
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (2x3) mapping ``src`` (N,2) onto ``dst`` (N,2); Umeyama."""
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
+    """Least-squares similarity (2x3) mapping ``src`` (N,2) onto ``dst`` (N,2); Umeyama.
+
+    Stacks fit in one call: ``src`` (T,N,2) -> (T,2,3), with ``dst`` (T,N,2) or one shared
+    (N,2) (a clip's frames onto a template: one vectorised pass, not T small SVDs).
+    """
+    src, dst = np.broadcast_arrays(np.asarray(src, np.float64), np.asarray(dst, np.float64))
+    n = src.shape[-2]
+    mu_s, mu_d = src.mean(-2, keepdims=True), dst.mean(-2, keepdims=True)
     s0, d0 = src - mu_s, dst - mu_d
-    var_s = (s0**2).sum() / len(src)
-    cov = d0.T @ s0 / len(src)
+    var_s = (s0**2).sum((-2, -1)) / n
+    cov = np.swapaxes(d0, -1, -2) @ s0 / n
     u, sig, vt = np.linalg.svd(cov)
-    d = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[-1] = -1.0
-    r = u @ np.diag(d) @ vt
-    scale = float((sig * d).sum() / var_s) if var_s > 0 else 1.0
-    a = np.empty((2, 3))
-    a[:, :2] = scale * r
-    a[:, 2] = mu_d - scale * r @ mu_s
-    return a
+    d = np.ones(sig.shape)
+    d[..., -1] = np.where(np.linalg.det(u) * np.linalg.det(vt) < 0, -1.0, 1.0)
+    r = (u * d[..., None, :]) @ vt
+    scale = np.where(var_s > 0, (sig * d).sum(-1) / np.where(var_s > 0, var_s, 1.0), 1.0)
+    sr = scale[..., None, None] * r
+    return _affine(sr, mu_d[..., 0, :] - (sr @ mu_s[..., 0, :, None])[..., 0])
+
+
+def _affine(lin: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(..., 2, 2) linear parts and (..., 2) translations -> (..., 2, 3) affines."""
+    return np.concatenate([lin, t[..., None]], axis=-1)
 
 
 def apply_affine(a: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -82,27 +88,26 @@ def davs_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     Both point sets are centred and divided by their standard deviation over all
     coordinates; the rotation is ``(U V^T)^T`` from the SVD of ``src^T dst`` (orthogonal
     Procrustes, no reflection guard: a face is never mirrored relative to its template); the
-    scale is ``std(dst) / std(src)``, not the least-squares scale.
+    scale is ``std(dst) / std(src)``, not the least-squares scale. Stacks as
+    :func:`similarity_transform`: (T,N,2) -> (T,2,3).
     """
-    p1 = np.asarray(src, dtype=np.float64)
-    p2 = np.asarray(dst, dtype=np.float64)
-    c1, c2 = p1.mean(0), p2.mean(0)
+    p1, p2 = np.broadcast_arrays(np.asarray(src, np.float64), np.asarray(dst, np.float64))
+    c1, c2 = p1.mean(-2, keepdims=True), p2.mean(-2, keepdims=True)
     q1, q2 = p1 - c1, p2 - c2
-    s1, s2 = q1.std(), q2.std()
-    if s1 == 0:
+    s1, s2 = q1.std(axis=(-2, -1)), q2.std(axis=(-2, -1))
+    if np.any(s1 == 0):
         raise ValueError("degenerate anchors: all points coincide")
-    u, _, vt = np.linalg.svd((q1 / s1).T @ (q2 / s2))
-    sr = (s2 / s1) * (u @ vt).T
-    a = np.empty((2, 3))
-    a[:, :2] = sr
-    a[:, 2] = c2 - sr @ c1
-    return a
+    s1, s2 = s1[..., None, None], s2[..., None, None]
+    u, _, vt = np.linalg.svd(np.swapaxes(q1 / s1, -1, -2) @ (q2 / s2))
+    sr = (s2 / s1) * np.swapaxes(u @ vt, -1, -2)
+    return _affine(sr, c2[..., 0, :] - (sr @ c1[..., 0, :, None])[..., 0])
 
 
 def fit_template(anchors: np.ndarray, template: FaceTemplate, size: int) -> np.ndarray:
-    """(3,2) anchors -> the 2x3 similarity onto ``template`` at ``size`` (its fit and weights)."""
+    """(3,2) anchors -> the 2x3 similarity onto ``template`` at ``size`` (its fit and
+    weights); (T,3,2) -> (T,2,3)."""
     reps = np.asarray(template.anchor_weights)
-    src = np.repeat(np.asarray(anchors, dtype=np.float64), reps, axis=0)
+    src = np.repeat(np.asarray(anchors, dtype=np.float64), reps, axis=-2)
     dst = np.repeat(template.scaled(size), reps, axis=0)
     if template.fit == "davs":
         return davs_similarity(src, dst)
@@ -111,8 +116,8 @@ def fit_template(anchors: np.ndarray, template: FaceTemplate, size: int) -> np.n
 
 def align_transforms(anchors: np.ndarray, template: str, size: int) -> np.ndarray:
     """(T,3,2) anchors -> (T,2,3) similarities onto the named template at ``size``."""
-    tpl = TEMPLATES[template]
-    return np.stack([fit_template(a, tpl, size) for a in anchors])
+    return fit_template(np.asarray(anchors, dtype=np.float64).reshape(-1, 3, 2),
+                        TEMPLATES[template], size)  # fmt: skip
 
 
 def translate(a: np.ndarray, dx: float, dy: float) -> np.ndarray:

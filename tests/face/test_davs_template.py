@@ -167,3 +167,15 @@ def test_face_stage_records_the_template_and_stores_the_260_crop(run_stage):
     # the stored landmarks are in the centred 256 crop: the anchors land near the template
     err = np.linalg.norm(anchor_points(w.arrays["landmarks_crop256"]) - ISSUE_POINTS, axis=-1)
     assert err.max() < 0.12 * 77.6
+
+
+def test_clip_of_fits_equals_the_official_transform_per_frame():
+    # align_transforms fits every frame of a clip in one vectorised call
+    rng = np.random.default_rng(7)
+    base = np.array([[100.0, 120.0], [150.0, 118.0], [126.0, 180.0]])
+    anchors = base + rng.normal(0, 6, (20, 3, 2))
+    a256 = align_transforms(anchors, "davs256", 256)
+    for t in range(20):
+        m = official_matrix(anchors[t])
+        got = official_points_256(m, anchors[t])
+        np.testing.assert_allclose(apply_affine(a256[t], anchors[t]), got, atol=1e-6)
