@@ -18,7 +18,8 @@ process's peak RSS beside it. Seconds are CPU seconds (user + system, the proces
 children): the machine is shared, and wall time there measures the neighbours' load as
 well (wall seconds of the CLI builds are reported beside them). ``--before TREE`` runs the
 per-clip and start-up parts again with another checkout's code (e.g. main before this branch)
-in the same run, so before/after are measured under the same machine load.
+in the same run, so before/after are measured under the same machine load (per-clip runs of
+the two trees alternate, ``--repeats`` times, the cheapest kept).
 Results: benchmarks/results/build_speed.json.
 """
 
@@ -468,6 +469,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--before", default=None, help="another checkout to measure as 'before'")
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved per-clip runs per tree")
     ap.add_argument("--out", default=str(HERE / "results" / "build_speed.json"))
     ap.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
@@ -484,11 +486,18 @@ def main() -> None:
         (one / clips[0].name).write_bytes(clips[0].read_bytes())
         trees = {"after": REPO} | ({"before": Path(args.before)} if args.before else {})
         result: dict = {"per_clip": {}, "startup_one_clip": {}}
-        for tag, tree in trees.items():
-            result["per_clip"][tag] = run_part(tree, "per_clip", str(tmp / "clips"), "default")
-        result["per_clip"]["after_with_transcripts"] = run_part(
-            REPO, "per_clip", str(tmp / "clips"), "transcripts"
-        )
+        # before and after alternate, ``--repeats`` times, and each keeps its cheapest run:
+        # the machine's speed drifts over minutes (shared host), and measuring one tree
+        # after the other would charge the drift to one of them
+        runs: dict[str, list[dict]] = {}
+        for _ in range(args.repeats):
+            for variant, suffix in (("default", ""), ("transcripts", "_with_transcripts")):
+                for tag, tree in trees.items():
+                    r = run_part(tree, "per_clip", str(tmp / "clips"), variant)
+                    runs.setdefault(tag + suffix, []).append(r)
+        for name, rs in runs.items():
+            result["per_clip"][name] = min(rs, key=lambda r: r["seconds_per_clip"])
+            result["per_clip"][name]["seconds_per_clip_runs"] = [r["seconds_per_clip"] for r in rs]
         result["floor"] = run_part(REPO, "floor", str(tmp / "clips"))
         result["crop_x264_settings"] = run_part(REPO, "encoder_presets", str(tmp / "clips"))
         result["recognizer_settings"] = run_part(REPO, "recognizer_settings", str(tmp / "clips"))
@@ -519,6 +528,15 @@ def main() -> None:
         "tracks, pose, phone recognition; the script writes one 256 JPEG per frame and one "
         "MFCC track",
     }
+    if args.before:
+        result["per_clip_speedup_before_over_after"] = {
+            v: round(
+                result["per_clip"]["before" + v]["seconds_per_clip"]
+                / result["per_clip"]["after" + v]["seconds_per_clip"],
+                3,
+            )
+            for v in ("", "_with_transcripts")
+        }
     result["per_clip_over_floor"] = round(
         after["seconds_per_clip"] / result["floor"]["seconds_per_clip"], 2
     )
