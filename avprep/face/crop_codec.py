@@ -133,6 +133,7 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
 #   them by default). x264 CPU -30 to -37 % (crops of the demo's clips: 64 -> 44 ms a clip;
 #   the same with moving lips and noise: 78 -> 49 ms) for +1 to +3 % bytes and -0.01 to
 #   -0.03 dB; superfast at equal PSNR (CRF 19) is faster again but +13 % bytes.
+X264_PRESET = "veryfast"
 X264_PARAMS = "mbtree=0:partitions=i8x8,i4x4"
 
 
@@ -140,7 +141,7 @@ def encode_mp4(
     frames: np.ndarray,
     fps: float = 25.0,
     crf: int = 18,
-    preset: str = "veryfast",
+    preset: str = X264_PRESET,
     x264_params: str = X264_PARAMS,
 ) -> bytes:
     """(T,H,W,3) RGB uint8 (H, W even) -> H.264 MP4 bytes, the same bytes for the same

@@ -44,7 +44,7 @@ from avprep.face.alignment import (
 )
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker, LandmarkBackend
 from avprep.face.config import FaceConfig
-from avprep.face.crop_codec import encode_streams
+from avprep.face.crop_codec import X264_PARAMS, X264_PRESET, encode_streams
 from avprep.face.pose import POSE_VERSION, extreme_pose, head_pose, longest_run
 from avprep.face.registry import get_face_backend
 from avprep.face.templates import CRAN_TEMPLATE, DAVS_TEMPLATE
@@ -141,8 +141,13 @@ class FaceStage(Stage):
         v = {
             "face_backend": self.config.backend,
             "head_pose": POSE_VERSION,
+            # crops' pixels depend on OpenCV's warp rounding (4.14, 5.0 and 5.1 differ) and
+            # the MP4s' bytes on the x264 settings: both recorded, so bytes can be explained
+            "opencv": cv2.__version__,
             **self._tracker_lm.versions(),
         }
+        if self.config.image_format == "mp4":
+            v["crop_x264"] = f"{X264_PRESET} crf {self.config.mp4_crf} {X264_PARAMS}"
         if self._landmarker is not None:
             v.update(self._landmarker.versions())
         return v

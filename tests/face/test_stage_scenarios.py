@@ -204,6 +204,14 @@ def test_mp4_format(run_stage):
     a = decode_stream(w.files, "crop256").astype(float)
     b = decode_stream(jw.files, "crop256").astype(float)
     assert a.shape == b.shape and np.abs(a - b).mean() < 4.0
+    # the settings reach x264 (it writes them into every stream) and the sample records them:
+    # no inter sub-partitions (analyse flags 0x3 = i4x4 + i8x8; veryfast's own is 0x113) and
+    # no macroblock tree
+    for name, data in w.files.items():
+        options = data[data.index(b"options: ") :].split(b"\x00")[0].decode()
+        assert " analyse=0x3:0x3 " in options and " mbtree=0 " in options, (name, options)
+    assert w.meta["face"]["crop_x264"] == "veryfast crf 18 mbtree=0:partitions=i8x8,i4x4"
+    assert w.meta["face"]["opencv"] and "crop_x264" not in jw.meta["face"]
 
 
 def test_rejected_clip_writes_nothing(run_stage):
