@@ -50,6 +50,7 @@ STAGES = dict(
     aligner="pocketsphinx",
 )
 GOOD_STATES = ("detected", "tracked", "interpolated")
+PASSES = 4  # per-clip passes in part_per_clip (see there)
 
 
 def peak_rss_mb() -> float:
@@ -121,10 +122,12 @@ def part_per_clip(root: str, variant: str) -> dict:
     if variant == "transcripts":  # LRW's own case: its adapter gives each clip its word
         refs = [dataclasses.replace(r, transcript=Path(r.source).stem.split("_")[0]) for r in refs]
     processor.process(refs[0])  # warm-up: lazily loaded recogniser, caches
-    # each clip twice, keeping its cheaper pass: CPU time on a shared machine still varies
-    # (caches, SMT siblings), and the lower of two passes varies much less
+    # each clip PASSES times, keeping its cheapest pass: CPU time on a shared machine varies
+    # (caches; memory-bound code such as dlib's shape predictor, which walks a 100 MB model,
+    # ran 1.3 to 3.5 ms a call in one process as neighbours came and went), and the lowest
+    # of several passes varies much less
     best: dict[str, tuple[float, dict[str, float], dict]] = {}
-    for _ in range(2):
+    for _ in range(PASSES):
         for ref in refs:
             start = time.perf_counter()
             _, fields = processor.process(ref)
