@@ -287,7 +287,7 @@ def part_encoder_presets(root: str) -> dict:
     conversion): CPU per clip (the lower of three passes), size per clip, PSNR of the decoded
     frames against the frames encoded; on the clips' frames (``demo``) and on the same frames
     with moving lips and grain (``lips``, :func:`_lip_motion`). ``build`` is what the build
-    uses (:data:`avprep.face.crop_codec.X264_PARAMS`); ``veryfast_crf18`` was the setting
+    uses (:func:`avprep.face.crop_codec.x264_params`); ``veryfast_crf18`` was the setting
     before issue 18 (inter sub-partitions searched); ``superfast`` at CRF 19 matches
     veryfast CRF 18's quality."""
 
@@ -295,7 +295,7 @@ def part_encoder_presets(root: str) -> dict:
     import numpy as np
 
     cv2.setNumThreads(1)
-    from avprep.face.crop_codec import X264_PARAMS, decode_mp4, encode_mp4
+    from avprep.face.crop_codec import X264_PRESET, decode_mp4, encode_mp4, x264_params
     from avprep.media import decode_clip
 
     demo = []
@@ -310,19 +310,19 @@ def part_encoder_presets(root: str) -> dict:
         "lips": [[_lip_motion(s, 10 * i + k) for k, s in enumerate(c)] for i, c in enumerate(demo)],
     }
     settings = {
-        "build": ("veryfast", 18, X264_PARAMS),
+        "build": (X264_PRESET, 18, x264_params()),
         "veryfast_crf18": ("veryfast", 18, "mbtree=0"),
         "superfast_crf19": ("superfast", 19, "mbtree=0"),
         "superfast_crf18": ("superfast", 18, "mbtree=0"),
     }
-    out: dict = {"build_x264_params": X264_PARAMS}
+    out: dict = {"build_x264_params": x264_params()}
     for kind, clips in material.items():
         rows = out[kind] = {}
         for name, (preset, crf, params) in settings.items():
             cpu = []
             for _ in range(3):
                 start = time.process_time()
-                data = [[encode_mp4(s, crf=crf, preset=preset, x264_params=params)
+                data = [[encode_mp4(s, crf=crf, preset=preset, params=params)
                          for s in streams] for streams in clips]  # fmt: skip
                 cpu.append(time.process_time() - start)
             se = n = 0.0

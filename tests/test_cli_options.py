@@ -41,3 +41,24 @@ def test_build_refuses_bad_numbers_naming_the_option(tmp_path, option, value):
 def test_other_commands_refuse_bad_numbers(args, option):
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2 and f"Invalid value for '{option}'" in r.output, r.output
+
+
+def test_crop_preset_choices_are_the_encoders():
+    from avprep.cli import X264_PRESET_NAMES
+    from avprep.face.crop_codec import X264_PRESETS
+
+    assert X264_PRESET_NAMES == X264_PRESETS
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--face-crop-preset", "turbo"], "Invalid value for '--face-crop-preset'"),
+        (["--face-crop-preset", "faster", "--face-crop-format", "jpg"], "not with"),
+    ],
+)
+def test_build_refuses_bad_crop_presets(tmp_path, extra, message):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["build", "demo", "--out", str(out), *extra])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not out.exists()

@@ -73,6 +73,9 @@ class FaceConfig:
     image_format: str = "mp4"  # "mp4" (one member per stream) | "jpg" (one member per frame)
     jpeg_quality: int = 95
     mp4_crf: int = 18
+    # x264 preset of the MP4 crops: CPU against bytes (crop_codec.X264_PRESETS; the default's
+    # settings and the measured trade are in avprep.face.crop_codec)
+    mp4_preset: str = "veryfast"
 
     def validate(self) -> None:
         get_face_backend(self.backend)  # unknown: ValueError listing the registry
@@ -90,6 +93,14 @@ class FaceConfig:
             raise ValueError("crop_margin must be >= 0 (stored crops need an even size)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError("jpeg_quality must be in 1..100")
+        from avprep.face.crop_codec import X264_PRESETS  # numpy: not at the CLI's import
+
+        if self.mp4_preset not in X264_PRESETS:
+            raise ValueError(
+                f"mp4_preset must be one of {', '.join(X264_PRESETS)}, not {self.mp4_preset!r}"
+            )
+        if not 0 <= self.mp4_crf <= 51:
+            raise ValueError("mp4_crf must be in 0..51 (x264's CRF scale)")
 
     @classmethod
     def from_options(cls, backend: str, options: Mapping[str, Any]) -> FaceConfig:

@@ -124,17 +124,32 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
     return frame
 
 
-# x264 settings of the crop streams, on top of ``preset`` (both chosen by measurement,
-# ``benchmarks/bench_build_speed.py``, crops of LRW-like clips, one core):
-# - mbtree=0: with x264's macroblock-tree rate control (and adaptive quantisation) on, the
-#   same frames gave different bytes in ~5 % of encodes after heap churn (PyAV 18's
-#   libx264); with mbtree off, 150 of 150 repeated encodes were identical.
-# - partitions=i8x8,i4x4: no inter sub-partitions (p8x8/b8x8 and smaller; veryfast searches
-#   them by default). x264 CPU -30 to -37 % (crops of the demo's clips: 64 -> 44 ms a clip;
-#   the same with moving lips and noise: 78 -> 49 ms) for +1 to +3 % bytes and -0.01 to
-#   -0.03 dB; superfast at equal PSNR (CRF 19) is faster again but +13 % bytes.
+# x264 settings of the crop streams (chosen by measurement, ``benchmarks/bench_build_speed.py``,
+# crops of LRW-like clips, one core):
+# - preset veryfast (FaceConfig.mp4_preset; any of X264_PRESETS may be asked for).
+# - mbtree=0, whatever the preset: with x264's macroblock-tree rate control (and adaptive
+#   quantisation) on, the same frames gave different bytes in ~5 % of encodes after heap
+#   churn (PyAV 18's libx264); with mbtree off, 150 of 150 repeated encodes were identical.
+# - with the default preset only, partitions=i8x8,i4x4: no inter sub-partitions (p8x8/b8x8
+#   and smaller, which veryfast searches). x264's CPU -15 to -35 % (the demo's crops, and the
+#   same with moving lips and grain) for +3 to +6 % bytes and -0.07 dB PSNR at CRF 18.
+#   superfast at equal PSNR (CRF 19) is faster again but +10 to +13 % bytes. A preset asked
+#   for explicitly is x264's own (a user who picks ``faster`` wants smaller files).
 X264_PRESET = "veryfast"
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
 X264_PARAMS = "mbtree=0:partitions=i8x8,i4x4"
+
+
+def x264_params(preset: str = X264_PRESET) -> str:
+    """The ``x264-params`` the crop streams are encoded with under ``preset`` (see above)."""
+    return X264_PARAMS if preset == X264_PRESET else "mbtree=0"
+
+
+def x264_settings(preset: str, crf: int) -> str:
+    """One line naming the crop streams' encoder settings (recorded in every sample)."""
+    return f"{preset} crf {crf} {x264_params(preset)}"
 
 
 def encode_mp4(
@@ -142,11 +157,14 @@ def encode_mp4(
     fps: float = 25.0,
     crf: int = 18,
     preset: str = X264_PRESET,
-    x264_params: str = X264_PARAMS,
+    params: str | None = None,
 ) -> bytes:
     """(T,H,W,3) RGB uint8 (H, W even) -> H.264 MP4 bytes, the same bytes for the same
-    frames in any process (the colour conversion is :func:`rgb_to_yuv420p`). ``preset`` and
-    ``x264_params``: x264's (see :data:`X264_PARAMS`; other values serve the benchmark)."""
+    frames in any process (the colour conversion is :func:`rgb_to_yuv420p`). ``preset``:
+    x264's; ``params``: ``x264-params``, by default :func:`x264_params` of the preset (other
+    values serve the benchmark)."""
+    if params is None:
+        params = x264_params(preset)
     import av
 
     buf = io.BytesIO()
@@ -155,7 +173,7 @@ def encode_mp4(
         st.width, st.height = int(frames.shape[2]), int(frames.shape[1])
         st.pix_fmt = "yuv420p"
         st.options = {
-            "crf": str(crf), "preset": preset, "threads": "1", "x264-params": x264_params,
+            "crf": str(crf), "preset": preset, "threads": "1", "x264-params": params,
         }  # fmt: skip
         for f in frames:
             for pkt in st.encode(_yuv420p_frame(rgb_to_yuv420p(f))):
@@ -176,16 +194,20 @@ def decode_mp4(data: bytes) -> np.ndarray:
 
 
 def encode_streams(
-    crops: dict[str, np.ndarray], image_format: str, quality: int = 95, crf: int = 18
+    crops: dict[str, np.ndarray],
+    image_format: str,
+    quality: int = 95,
+    crf: int = 18,
+    preset: str = X264_PRESET,
 ) -> dict[str, bytes]:
-    """{stream: (T,H,W,3)} -> shard members (see module doc)."""
+    """{stream: (T,H,W,3)} -> shard members (see module doc); ``preset`` is x264's (mp4)."""
     files: dict[str, bytes] = {}
     for name, frames in crops.items():
         if image_format == "jpg":
             for t, f in enumerate(frames):
                 files[crop_jpg_member(name, t)] = encode_jpeg(f, quality)
         elif image_format == "mp4":
-            files[crop_mp4_member(name)] = encode_mp4(frames, crf=crf)
+            files[crop_mp4_member(name)] = encode_mp4(frames, crf=crf, preset=preset)
         else:
             raise ValueError(f"unknown crop image format {image_format!r}")
     return files

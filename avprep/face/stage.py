@@ -44,7 +44,7 @@ from avprep.face.alignment import (
 )
 from avprep.face.backends import DlibFaceDetector, DlibLandmarker, LandmarkBackend
 from avprep.face.config import FaceConfig
-from avprep.face.crop_codec import X264_PARAMS, X264_PRESET, encode_streams
+from avprep.face.crop_codec import encode_streams, x264_settings
 from avprep.face.pose import POSE_VERSION, extreme_pose, head_pose, longest_run
 from avprep.face.registry import get_face_backend
 from avprep.face.templates import CRAN_TEMPLATE, DAVS_TEMPLATE
@@ -147,7 +147,7 @@ class FaceStage(Stage):
             **self._tracker_lm.versions(),
         }
         if self.config.image_format == "mp4":
-            v["crop_x264"] = f"{X264_PRESET} crf {self.config.mp4_crf} {X264_PARAMS}"
+            v["crop_x264"] = x264_settings(self.config.mp4_preset, self.config.mp4_crf)
         if self._landmarker is not None:
             v.update(self._landmarker.versions())
         return v
@@ -227,7 +227,9 @@ class FaceStage(Stage):
         }
         crops = dict(zip(specs, warp_crops(frames, list(specs.values())), strict=True))
         t_enc = time.perf_counter()
-        files = encode_streams(crops, cfg.image_format, cfg.jpeg_quality, cfg.mp4_crf)
+        files = encode_streams(
+            crops, cfg.image_format, cfg.jpeg_quality, cfg.mp4_crf, cfg.mp4_preset
+        )
         t_enc = time.perf_counter() - t_enc
 
         lm_out = np.where(valid[:, None, None], lms, np.nan).astype(np.float32)

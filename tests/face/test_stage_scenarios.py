@@ -208,10 +208,34 @@ def test_mp4_format(run_stage):
     # no inter sub-partitions (analyse flags 0x3 = i4x4 + i8x8; veryfast's own is 0x113) and
     # no macroblock tree
     for name, data in w.files.items():
-        options = data[data.index(b"options: ") :].split(b"\x00")[0].decode()
+        options = _x264_options(data)
         assert " analyse=0x3:0x3 " in options and " mbtree=0 " in options, (name, options)
     assert w.meta["face"]["crop_x264"] == "veryfast crf 18 mbtree=0:partitions=i8x8,i4x4"
     assert w.meta["face"]["opencv"] and "crop_x264" not in jw.meta["face"]
+
+
+def _x264_options(mp4: bytes) -> str:
+    """The settings x264 wrote into the stream (its SEI user data)."""
+    return mp4[mp4.index(b"options: ") :].split(b"\x00")[0].decode()
+
+
+def test_mp4_preset_asked_for_is_x264s_own(run_stage):
+    # a preset asked for explicitly keeps x264's own partitions (faster: sub-partitions and
+    # subme 4), always without the macroblock tree; the sample records it
+    frames, _ = moving_astronaut(6)
+    w = run_stage(frames, mp4_preset="faster", mp4_crf=20)
+    opts = _x264_options(w.files["crop256.mp4"])
+    assert " analyse=0x3:0x113 " in opts and " subme=4 " in opts and " mbtree=0 " in opts
+    assert " crf=20.0" in opts
+    assert w.meta["face"]["crop_x264"] == "faster crf 20 mbtree=0"
+
+
+@pytest.mark.parametrize("bad", [{"mp4_preset": "turbo"}, {"mp4_crf": 60}])
+def test_bad_mp4_settings_refused(bad):
+    from avprep.face import FaceConfig
+
+    with pytest.raises(ValueError, match="mp4_"):
+        FaceConfig(**bad).validate()
 
 
 def test_rejected_clip_writes_nothing(run_stage):
