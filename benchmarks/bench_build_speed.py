@@ -6,9 +6,10 @@ decode+encode floor, and avprep against the per-frame script researchers write t
 Clips: 29 frames of 256x256 H.264 + AAC (LRW's format), a real face (the demo portraits,
 cropped face-centred so the face is ~115 px wide as in LRW, moving smoothly), a bundled
 recorded word centred in the 1.16 s, no transcript (so the default build recognises phones).
-The per-clip cost is also measured with each clip's word as its transcript
-(``after_with_transcripts``): LRW's adapter gives every clip its word, so a real LRW build
-force-aligns (~20 ms) instead of recognising (~170 ms).
+The per-clip cost is also measured with each clip's word as its transcript and the word's
+span as its ``word_span`` label (``after_with_transcripts``): LRW's adapter gives every clip
+both, so a real LRW build force-aligns the word within its span (~15 ms; trees before the
+span rule align it over the whole clip, ~30 ms) instead of recognising (~170 ms).
 
 Start-up: a one-clip ``avprep build folder`` from a new process runs in-process (no Beam,
 pipelines/local.py); ``after_beam_direct_runner`` is the same tree with ``--runner=DirectRunner``.
@@ -50,6 +51,7 @@ STAGES = dict(
     aligner="pocketsphinx",
 )
 GOOD_STATES = ("detected", "tracked", "interpolated")
+WORD_SPANS = "word_spans.json"  # clip stem -> the word's span, as LRW's adapter labels it
 PASSES = 4  # per-clip passes in part_per_clip (see there)
 
 
@@ -86,12 +88,16 @@ def make_lrw_like_clips(root: Path, n: int) -> list[Path]:
         for t in demo_word_tokens()
         if speech_seconds(seg := word_window(audio[t.recording], t)) >= 0.35
     ]
-    paths = []
+    from avprep.datasets.lrw import word_span
+
+    paths, spans = [], {}
     for i in range(n):
         token, seg = words[i % len(words)]
         path = root / f"{token.word}_{i:05d}.mp4"
         write_talking_clip(path, people[i % 2], seg, 16000, n_frames=WORD_CLIP_FRAMES, seed=100 + i)
         paths.append(path)
+        spans[path.stem] = word_span(token.end - token.start)  # LRW's Duration:, centred
+    (root / WORD_SPANS).write_text(json.dumps(spans))
     return paths
 
 
@@ -120,7 +126,15 @@ def part_per_clip(root: str, variant: str) -> dict:
     processor.setup()
     refs = list(get_adapter("folder").iter_clips(root, DiscoverOptions()))
     if variant == "transcripts":  # LRW's own case: its adapter gives each clip its word
-        refs = [dataclasses.replace(r, transcript=Path(r.source).stem.split("_")[0]) for r in refs]
+        spans = json.loads((Path(root) / WORD_SPANS).read_text())  # and the word's span
+        refs = [
+            dataclasses.replace(
+                r,
+                transcript=Path(r.source).stem.split("_")[0],
+                labels={**r.labels, "word_span": spans[Path(r.source).stem]},
+            )
+            for r in refs
+        ]
     processor.process(refs[0])  # warm-up: lazily loaded recogniser, caches
     # each clip PASSES times, keeping its cheapest pass: CPU time on a shared machine varies
     # (caches; memory-bound code such as dlib's shape predictor, which walks a 100 MB model,
