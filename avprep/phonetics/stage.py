@@ -22,7 +22,8 @@ wins: recognition never runs on a clip that has one. Outputs, either way:
 
 A one-word transcript whose corpus says where the word is (``labels["word_span"]``: LRW's
 ``Duration:``, centred in the 1.16 s clip) is aligned within that span only; outside it the
-frames are SIL and ``meta["phonetics"]["aligned_span"]`` records the span. LRW cuts its clips
+frames are SIL and ``meta["phonetics"]["aligned_span"]`` records the span (a word that does not
+fit its span is aligned over the whole clip instead: ``span_fallback`` says why). LRW cuts its clips
 out of sentences, so the word's neighbours speak around it: aligned over the whole clip, their
 speech had nowhere to go but into the word, whose edge phones stretched over it (16 LRW-like
 windows of the bundled recordings: phone boundaries a median 34 ms and up to 0.4 s from the
@@ -182,11 +183,26 @@ class PhoneticsStage(Stage):
             for i, win in zip(todo, windows, strict=True)
         ]
         aligned = self.aligner.align_many(requests) if requests else []
-        for i, win, res in zip(todo, windows, aligned, strict=True):
+        # a word that does not fit its span (a metadata span too short for its phones, or
+        # no speech there) is aligned over the whole clip, as before the span rule, rather
+        # than losing the clip; the sample says why (``span_fallback``)
+        retry = [
+            k
+            for k, (win, res) in enumerate(zip(windows, aligned, strict=True))
+            if win is not None and isinstance(res, ClipRejected)
+        ]
+        fallbacks: dict[int, str] = {}
+        if retry:
+            whole = [dataclasses.replace(requests[k], audio=works[todo[k]].media.audio)
+                     for k in retry]  # fmt: skip
+            for k, res in zip(retry, self.aligner.align_many(whole), strict=True):
+                fallbacks[k] = str(aligned[k])
+                windows[k], aligned[k] = None, res
+        for k, (i, win, res) in enumerate(zip(todo, windows, aligned, strict=True)):
             if isinstance(res, ClipRejected):
                 results[i] = res
             elif win is None:
-                self._write(works[i], res)
+                self._write(works[i], res, fallback=fallbacks.get(k))
             else:
                 media = works[i].media
                 span = (win[0] / media.sample_rate, win[1] / media.sample_rate)
@@ -209,6 +225,7 @@ class PhoneticsStage(Stage):
         al: Alignment,
         rec: Recognition | None = None,
         span: tuple[float, float] | None = None,
+        fallback: str | None = None,
     ) -> None:
         media = work.media
         assert media is not None
@@ -237,6 +254,8 @@ class PhoneticsStage(Stage):
             meta["hypothesis"] = rec.hypothesis
         if span is not None:
             meta["aligned_span"] = [round(span[0], 6), round(span[1], 6)]
+        if fallback is not None:  # the word did not fit its span: aligned over the clip
+            meta["span_fallback"] = fallback
         timings = work.ref.labels.get("word_timings")
         if timings:
             ref = reference_words(timings)

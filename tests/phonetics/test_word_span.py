@@ -101,3 +101,16 @@ def test_shift_alignment_moves_and_retiles():
     assert out.words == [Interval(0.4, 0.7, "cold")] and out.duration == 1.16
     got = [(round(p.start, 6), round(p.end, 6), p.label) for p in out.phones]
     assert got == [(0.0, 0.4, SIL), (0.4, 0.55, "K"), (0.55, 0.7, "OW"), (0.7, 1.16, SIL)]
+
+
+def test_a_word_that_does_not_fit_its_span_is_aligned_over_the_clip(stage, ps_aligner):
+    # a metadata span too short for the word's phones (each needs >= 30 ms) must not cost the
+    # clip: it is aligned over the whole clip, as before the span rule, and says why
+    seg, word, span, truth = next(w for w in _lrw_like_words(ps_aligner) if len(w[3]) >= 6)
+    mid = (span[0] + span[1]) / 2
+    w = work(seg, word, {"word": word, "word_span": [mid - 0.075, mid + 0.075]})
+    stage.process(w)
+    meta = w.meta["phonetics"]
+    assert meta["status"] == "aligned" and "aligned_span" not in meta
+    assert meta["span_fallback"].startswith("alignment_failed")
+    assert [p[2] for p in meta["phones"] if p[2] != SIL] == [p.label for p in truth]
