@@ -9,13 +9,10 @@ import sys
 import click
 
 import avprep
+from avprep.face.config import X264_PRESETS as X264_PRESET_NAMES
 from avprep.face.registry import DEFAULT_FACE_BACKEND, FACE_BACKENDS, NO_FACE
 from avprep.face.registry import help_text as face_backends_help
 from avprep.paths import default_build_dir
-
-X264_PRESET_NAMES = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
-)  # fmt: skip
 
 
 class FiniteFloat(click.FloatRange):
@@ -190,8 +187,6 @@ def _csv(value: str | None) -> tuple[str, ...]:
 )
 @click.option(
     "--face-crop-preset",
-    # spelled here (importing crop_codec would load numpy into every CLI command); a test
-    # keeps these equal to avprep.face.crop_codec.X264_PRESETS
     type=click.Choice(X264_PRESET_NAMES),
     default=None,
     help="x264 preset of the MP4 crops: CPU against bytes. Default veryfast without inter "

@@ -116,8 +116,8 @@ def fit_template(anchors: np.ndarray, template: FaceTemplate, size: int) -> np.n
 
 def align_transforms(anchors: np.ndarray, template: str, size: int) -> np.ndarray:
     """(T,3,2) anchors -> (T,2,3) similarities onto the named template at ``size``."""
-    return fit_template(np.asarray(anchors, dtype=np.float64).reshape(-1, 3, 2),
-                        TEMPLATES[template], size)  # fmt: skip
+    stack = np.asarray(anchors, dtype=np.float64).reshape(-1, 3, 2)
+    return fit_template(stack, TEMPLATES[template], size)
 
 
 def translate(a: np.ndarray, dx: float, dy: float) -> np.ndarray:

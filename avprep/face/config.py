@@ -8,6 +8,14 @@ from typing import Any
 
 from avprep.face.registry import DEFAULT_FACE_BACKEND, LandmarkerOptions, get_face_backend
 
+# x264 presets the MP4 crops may be encoded with (FaceConfig.mp4_preset); the default's settings
+# and the measured trade are in avprep.face.crop_codec. Here, not there: the CLI lists them and
+# must not import numpy to do so.
+X264_PRESET = "veryfast"
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
+
 # Face options renamed since builds were first written (issue 20): old name -> current name.
 # A build.json keeps the ``face_options`` it was started with, old names included, and its
 # fingerprint covers them, so the old names stay accepted as input (never written back).
@@ -73,9 +81,7 @@ class FaceConfig:
     image_format: str = "mp4"  # "mp4" (one member per stream) | "jpg" (one member per frame)
     jpeg_quality: int = 95
     mp4_crf: int = 18
-    # x264 preset of the MP4 crops: CPU against bytes (crop_codec.X264_PRESETS; the default's
-    # settings and the measured trade are in avprep.face.crop_codec)
-    mp4_preset: str = "veryfast"
+    mp4_preset: str = X264_PRESET  # x264 preset of the MP4 crops: CPU against bytes
 
     def validate(self) -> None:
         get_face_backend(self.backend)  # unknown: ValueError listing the registry
@@ -93,8 +99,6 @@ class FaceConfig:
             raise ValueError("crop_margin must be >= 0 (stored crops need an even size)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError("jpeg_quality must be in 1..100")
-        from avprep.face.crop_codec import X264_PRESETS  # numpy: not at the CLI's import
-
         if self.mp4_preset not in X264_PRESETS:
             raise ValueError(
                 f"mp4_preset must be one of {', '.join(X264_PRESETS)}, not {self.mp4_preset!r}"

@@ -14,7 +14,7 @@ Those figures predate two changes made for byte-identical rebuilds (issue 11): t
 conversion is :func:`rgb_to_yuv420p` (integer numpy, not libswscale) and x264 runs with
 ``mbtree=0``; on the demo crops at CRF 18 that makes the MP4s ~35-70 % larger at ~1 dB
 higher PSNR (CRF 20 gives about the old size and quality). ``crop256`` is now stored 260x260.
-Issue 18 dropped x264's inter sub-partitions (:data:`X264_PARAMS`): +1-3 % bytes.
+Issue 18 dropped x264's inter sub-partitions (:data:`X264_PARAMS`): +3-6 % bytes.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avprep.face.config import X264_PRESET, X264_PRESETS  # noqa: F401 (re-exported)
 from avprep.sample_format import crop_format, crop_jpg_frames, crop_jpg_member, crop_mp4_member
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
 
 # x264 settings of the crop streams (chosen by measurement, ``benchmarks/bench_build_speed.py``,
 # crops of LRW-like clips, one core):
-# - preset veryfast (FaceConfig.mp4_preset; any of X264_PRESETS may be asked for).
+# - preset veryfast (FaceConfig.mp4_preset; any of config.X264_PRESETS may be asked for).
 # - mbtree=0, whatever the preset: with x264's macroblock-tree rate control (and adaptive
 #   quantisation) on, the same frames gave different bytes in ~5 % of encodes after heap
 #   churn (PyAV 18's libx264); with mbtree off, 150 of 150 repeated encodes were identical.
@@ -135,10 +136,6 @@ def _yuv420p_frame(yuv: np.ndarray) -> av.VideoFrame:
 #   same with moving lips and grain) for +3 to +6 % bytes and -0.07 dB PSNR at CRF 18.
 #   superfast at equal PSNR (CRF 19) is faster again but +10 to +13 % bytes. A preset asked
 #   for explicitly is x264's own (a user who picks ``faster`` wants smaller files).
-X264_PRESET = "veryfast"
-X264_PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
-)  # fmt: skip
 X264_PARAMS = "mbtree=0:partitions=i8x8,i4x4"
 
 
