@@ -38,6 +38,7 @@ from avprep.media import decode_clip
 from avprep.pcm import quantize_pcm16, to_pcm16
 from avprep.schema import SAMPLE_SCHEMA_VERSION, validate_sample_meta
 from avprep.stages import Stage
+from avprep.threads import limit_native_threads
 
 log = logging.getLogger(__name__)
 
@@ -399,6 +400,7 @@ class ClipProcessor:
         if self.identity is not None:
             self.identity.setup()
         self._set_up = True
+        limit_native_threads()  # after the stages' imports: their BLAS libraries are loaded
 
     def preflight(self) -> None:
         """Fail now on what ``setup`` would fail on in every worker (a missing model file or
@@ -435,6 +437,7 @@ class ClipProcessor:
             )
             if self._set_up:
                 identity.setup()
+                limit_native_threads()
             self.identity = identity
         return self.identity
 

@@ -87,3 +87,37 @@ def test_detector_per_thread_shape_predictor_per_process():
     assert got["a"][0] is not got["b"][0]
     assert got["a"][1] is got["b"][1] is got["a2"][1]
     assert backends.shared_model("frontal_face_detector") is got["a2"][0]
+
+
+def test_worker_setup_limits_native_thread_pools(tmp_path):
+    """A build worker's BLAS pools run one thread (OpenBLAS threads spin after each call:
+    ~1.6x the CPU per clip, issue 18), whatever the environment said; checked in a new
+    process, since the limit is process-wide."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, os\n"
+        "from threadpoolctl import threadpool_info\n"
+        "import scipy.linalg\n"  # numpy's and scipy's OpenBLAS both loaded
+        "from avprep.clip_processor import ClipProcessor\n"
+        "from avprep.config import BuildConfig\n"
+        f"p = ClipProcessor(BuildConfig(dataset='folder', root={str(tmp_path)!r}, "
+        f"out={str(tmp_path / 'out')!r}, face_backend='none', aligner='none'))\n"
+        "before = [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "p.setup()\n"
+        "after = [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "import cv2\n"
+        "print(json.dumps([before, after, cv2.getNumThreads(), os.environ['OMP_NUM_THREADS']]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"  # a user's setting: the worker still runs one
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    before, after, cv2_threads, omp = json.loads(res.stdout.strip().splitlines()[-1])
+    assert len(after) >= 2 and max(before) == 2
+    assert after == [1] * len(after)
+    assert cv2_threads == 1 and omp == "1"
