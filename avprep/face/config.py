@@ -97,6 +97,10 @@ class FaceConfig:
                 raise ValueError(f"{name} must be an odd number >= 1, not {w}")
         if self.crop_margin < 0 or (self.crop_size_davs + 2 * self.crop_margin) % 2:
             raise ValueError("crop_margin must be >= 0 (stored crops need an even size)")
+        if self.image_format == "mp4":  # H.264 yuv420p: chroma planes are half size
+            for name in ("crop_size_cran", "mouth_size"):
+                if getattr(self, name) % 2:
+                    raise ValueError(f"{name} must be even for MP4 crops (yuv420p)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError("jpeg_quality must be in 1..100")
         if self.mp4_preset not in X264_PRESETS:

@@ -238,6 +238,16 @@ def test_bad_mp4_settings_refused(bad):
         FaceConfig(**bad).validate()
 
 
+def test_odd_crop_sizes_refused_for_mp4_only():
+    from avprep.face import FaceConfig
+
+    for name in ("mouth_size", "crop_size_cran"):
+        with pytest.raises(ValueError, match=f"{name} must be even for MP4"):
+            FaceConfig(**{name: 95}).validate()
+        FaceConfig(**{name: 95}, image_format="jpg").validate()
+        FaceConfig(**{name: 90}).validate()  # even; its chroma planes have odd heights
+
+
 def test_rejected_clip_writes_nothing(run_stage):
     from avprep.face import FaceConfig, FaceStage
     from avprep.face.known_motion import make_work
