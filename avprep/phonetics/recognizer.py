@@ -23,12 +23,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from importlib.metadata import version
 
 import numpy as np
 
 from avprep.clips import ClipRejected
-from avprep.phonetics.aligner import SAMPLE_RATE, speech_seconds, to_pcm16
+from avprep.phonetics.aligner import SAMPLE_RATE, package_version, speech_seconds, to_pcm16
 from avprep.phonetics.alignment import Alignment, Interval, tile_phones
 from avprep.phonetics.phoneset import PHONE_ID, SIL, normalize_phone
 
@@ -116,7 +115,7 @@ class PocketSphinxRecognizer:
     def versions(self) -> dict[str, str]:
         model = "bundled en-us" if not self.config.hmm else os.path.basename(self.config.hmm)
         lm = "en-us.lm.bin" if self.config.method == "words" else "en-us-phone.lm.bin"
-        return {"pocketsphinx": version("pocketsphinx"), "pocketsphinx_model": model,
+        return {"pocketsphinx": package_version("pocketsphinx"), "pocketsphinx_model": model,
                 "recognizer": self.config.method, "recognizer_lm": lm}  # fmt: skip
 
     def _decode(self, pcm: bytes) -> None:
