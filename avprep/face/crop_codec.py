@@ -182,6 +182,7 @@ def decode_mp4(data: bytes) -> np.ndarray:
     rgb = VideoReformatter()  # one swscale context per stream, not one per frame (media.py)
     with av.open(io.BytesIO(data)) as inp:
         st = inp.streams.video[0]
+        st.thread_count = 1  # as _decode_mp4_frames: DataLoader workers are the parallelism
         return np.stack([rgb.reformat(f, format="rgb24").to_ndarray() for f in inp.decode(st)])
 
 
