@@ -18,7 +18,7 @@ import cv2
 import dlib
 import numpy as np
 
-from avprep.face.model_files import find_dlib_landmark_model
+from avprep.face.model_files import find_dlib_landmark_model, model_file_id
 
 _SHARED_LOCK = threading.Lock()
 _SHARED_MODELS: dict[tuple[str, str], object] = {}
@@ -188,4 +188,4 @@ class DlibLandmarker:
         return out
 
     def versions(self) -> dict[str, str]:
-        return {"dlib": dlib.__version__, "dlib_landmark_model": self.resolve()}
+        return {"dlib": dlib.__version__, "dlib_landmark_model": model_file_id(self.resolve())}

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from avprep.face.model_files import find_fan_weights
+from avprep.face.model_files import find_fan_weights, model_file_id
 
 CROP = 256
 HEATMAP = 64
@@ -181,6 +181,10 @@ class FanLandmarker:
     def versions(self) -> dict[str, str]:
         return {
             "face_alignment": face_alignment_version(),
-            "fan_weights": self._weights_path or Path(self.weights or "").name or "injected",
+            "fan_weights": (
+                model_file_id(self._weights_path)
+                if self._weights_path
+                else Path(self.weights or "").name or "injected"
+            ),
             "fan_device": str(self._device or self.requested_device),
         }

@@ -55,6 +55,14 @@ def dlib_landmark_model_candidates(explicit: str | None = None) -> list[Path]:
     return out
 
 
+def model_file_id(path: str | Path) -> str:
+    """How samples name a model file: its name and size, not its path. The path is the
+    machine's (a venv, a home directory), and recording it made two builds of the same input
+    on two machines write different sample bytes; name and size tell models apart."""
+    p = Path(path)
+    return f"{p.name} ({p.stat().st_size} bytes)"
+
+
 def find_dlib_landmark_model(explicit: str | None = None) -> Path:
     """The 68-point dlib model file; an explicit path or the env var must exist if given."""
     if explicit:
