@@ -15,12 +15,15 @@ Start-up: a one-clip ``avprep build folder`` from a new process runs in-process 
 pipelines/local.py); ``after_beam_direct_runner`` is the same tree with ``--runner=DirectRunner``.
 
 Every figure comes from its own subprocess (one core: OMP/OpenCV threads 1), with that
-process's peak RSS beside it. Seconds are CPU seconds (user + system, the process and its
-children): the machine is shared, and wall time there measures the neighbours' load as
-well (wall seconds of the CLI builds are reported beside them). ``--before TREE`` runs the
-per-clip and start-up parts again with another checkout's code (e.g. main before this branch)
-in the same run, so before/after are measured under the same machine load (per-clip runs of
-the two trees alternate, ``--repeats`` times, the cheapest kept).
+process's peak RSS beside it; ``*_with_transcripts_user_env`` is the same per-clip run with
+no thread settings in the environment, as users run ``avprep build`` (OpenBLAS threads then
+spin unless the build limits them itself, see ``avprep/threads.py``). Seconds are CPU
+seconds (user + system, the process and its children): the machine is shared, and wall time
+there measures the neighbours' load as well (wall seconds of the CLI builds are reported
+beside them). ``--before TREE`` runs the per-clip and start-up parts again with another
+checkout's code (e.g. main before this branch) in the same run, so before/after are measured
+under the same machine load (per-clip runs of the two trees alternate, ``--repeats`` times,
+the cheapest kept).
 Results: benchmarks/results/build_speed.json.
 """
 
@@ -325,6 +328,8 @@ def part_encoder_presets(root: str) -> dict:
     }
     settings = {
         "build": (X264_PRESET, 18, x264_params()),
+        # issue 18's first step: inter sub-partitions dropped, B-frames still adaptive
+        "veryfast_no_subpartitions": ("veryfast", 18, "mbtree=0:partitions=i8x8,i4x4"),
         "veryfast_crf18": ("veryfast", 18, "mbtree=0"),
         "superfast_crf19": ("superfast", 19, "mbtree=0"),
         "superfast_crf18": ("superfast", 18, "mbtree=0"),
@@ -428,8 +433,13 @@ def part_recognizer_settings(root: str) -> dict:
 # ----------------------------------------------------------------------------- driver
 
 
-def run_part(tree: Path, part: str, *args: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+def run_part(tree: Path, part: str, *args: str, user_env: bool = False) -> dict:
+    """``part`` in a new process with ``tree``'s code; OMP_NUM_THREADS=1 unless ``user_env``
+    (no thread settings at all, as a user runs ``avprep build``)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["PYTHONPATH"] = str(tree)
+    if not user_env:
+        env["OMP_NUM_THREADS"] = "1"
     cmd = [sys.executable, str(HERE / "bench_build_speed.py"), "--part", part, *args]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if res.returncode != 0:
@@ -561,6 +571,9 @@ def main() -> None:
                 for tag, tree in trees.items():
                     r = run_part(tree, "per_clip", str(tmp / "clips"), variant)
                     runs.setdefault(tag + suffix, []).append(r)
+                    if variant == "transcripts":  # and with no thread settings in the env
+                        r = run_part(tree, "per_clip", str(tmp / "clips"), variant, user_env=True)
+                        runs.setdefault(tag + suffix + "_user_env", []).append(r)
                 floors.append(run_part(REPO, "floor", str(tmp / "clips")))
         for name, rs in runs.items():
             result["per_clip"][name] = min(rs, key=lambda r: r["seconds_per_clip"])
@@ -603,7 +616,7 @@ def main() -> None:
                 / result["per_clip"]["after" + v]["seconds_per_clip"],
                 3,
             )
-            for v in ("", "_with_transcripts")
+            for v in ("", "_with_transcripts", "_with_transcripts_user_env")
         }
     result["per_clip_over_floor"] = round(
         after["seconds_per_clip"] / result["floor"]["seconds_per_clip"], 2

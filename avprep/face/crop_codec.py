@@ -14,7 +14,8 @@ Those figures predate two changes made for byte-identical rebuilds (issue 11): t
 conversion is :func:`rgb_to_yuv420p` (integer arithmetic, not libswscale) and x264 runs with
 ``mbtree=0``; on the demo crops at CRF 18 that makes the MP4s ~35-70 % larger at ~1 dB
 higher PSNR (CRF 20 gives about the old size and quality). ``crop256`` is now stored 260x260.
-Issue 18 dropped x264's inter sub-partitions (:data:`X264_PARAMS`): +3-6 % bytes, and took
+Issue 18 dropped x264's inter sub-partitions (:data:`X264_PARAMS`): +3-6 % bytes, then its
+adaptive B-frames and scene-cut search (-1-3 % bytes, same PSNR), and took
 luma from OpenCV's fixed-point BT.601 (1 level apart from the older 8-bit formula in 7 % of
 colours, closer to the exact value).
 """
@@ -126,12 +127,18 @@ def _yuv420p_frame(planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> av.Vide
 # - mbtree=0, whatever the preset: with x264's macroblock-tree rate control (and adaptive
 #   quantisation) on, the same frames gave different bytes in ~5 % of encodes after heap
 #   churn (PyAV 18's libx264); with mbtree off, 150 of 150 repeated encodes were identical.
-# - with the default preset only, partitions=i8x8,i4x4: no inter sub-partitions (p8x8/b8x8
-#   and smaller, which veryfast searches). x264's CPU -15 to -35 % (the demo's crops, and the
-#   same with moving lips and grain) for +3 to +6 % bytes and -0.07 dB PSNR at CRF 18.
-#   superfast at equal PSNR (CRF 19) is faster again but +10 to +13 % bytes. A preset asked
+# - with the default preset only:
+#   - partitions=i8x8,i4x4: no inter sub-partitions (p8x8/b8x8 and smaller, which veryfast
+#     searches). x264's CPU -15 to -35 % (the demo's crops, and the same with moving lips and
+#     grain) for +3 to +6 % bytes and -0.07 dB PSNR at CRF 18.
+#   - b-adapt=0:scenecut=0: a fixed B-frame pattern and no scene-cut search, so x264 skips
+#     its low-resolution look-ahead analysis. Another -15 % CPU (~9 ms a clip) for -1 to -3 %
+#     bytes and -0.01 to -0.05 dB: no worse at equal bytes. A crop stream follows one face,
+#     so a cut inside a clip is rare; there, CRF still holds the quality (the frame after
+#     the cut spends more bits), and every stream starts with an IDR frame anyway.
+#   superfast at equal PSNR (CRF 19) is faster again but +7 to +13 % bytes. A preset asked
 #   for explicitly is x264's own (a user who picks ``faster`` wants smaller files).
-X264_PARAMS = "mbtree=0:partitions=i8x8,i4x4"
+X264_PARAMS = "mbtree=0:partitions=i8x8,i4x4:b-adapt=0:scenecut=0"
 
 
 def x264_params(preset: str = X264_PRESET) -> str:

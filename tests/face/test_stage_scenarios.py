@@ -205,12 +205,16 @@ def test_mp4_format(run_stage):
     b = decode_stream(jw.files, "crop256").astype(float)
     assert a.shape == b.shape and np.abs(a - b).mean() < 4.0
     # the settings reach x264 (it writes them into every stream) and the sample records them:
-    # no inter sub-partitions (analyse flags 0x3 = i4x4 + i8x8; veryfast's own is 0x113) and
-    # no macroblock tree
+    # no inter sub-partitions (analyse flags 0x3 = i4x4 + i8x8; veryfast's own is 0x113), no
+    # macroblock tree, fixed B-frames, no scene-cut search
     for name, data in w.files.items():
         options = _x264_options(data)
-        assert " analyse=0x3:0x3 " in options and " mbtree=0 " in options, (name, options)
-    assert w.meta["face"]["crop_x264"] == "veryfast crf 18 mbtree=0:partitions=i8x8,i4x4"
+        for want in (" analyse=0x3:0x3 ", " mbtree=0 ", " b_adapt=0 ", " scenecut=0 "):
+            assert want in options, (name, want, options)
+    assert (
+        w.meta["face"]["crop_x264"]
+        == "veryfast crf 18 mbtree=0:partitions=i8x8,i4x4:b-adapt=0:scenecut=0"
+    )
     assert w.meta["face"]["opencv"] and "crop_x264" not in jw.meta["face"]
 
 
@@ -226,6 +230,7 @@ def test_mp4_preset_asked_for_is_x264s_own(run_stage):
     w = run_stage(frames, mp4_preset="faster", mp4_crf=20)
     opts = _x264_options(w.files["crop256.mp4"])
     assert " analyse=0x3:0x113 " in opts and " subme=4 " in opts and " mbtree=0 " in opts
+    assert " b_adapt=1 " in opts and " scenecut=40 " in opts
     assert " crf=20.0" in opts
     assert w.meta["face"]["crop_x264"] == "faster crf 20 mbtree=0"
 
