@@ -113,11 +113,11 @@ def _yuv420p_frame(planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> av.Vide
     frame = av.VideoFrame(w, h, "yuv420p")
     for plane, data in zip(frame.planes, planes, strict=True):
         rows, cols = data.shape
-        padded = np.empty((rows, plane.line_size), dtype=np.uint8)
+        buf = np.frombuffer(plane, np.uint8)  # the plane's own memory, written in place
+        padded = buf[: rows * plane.line_size].reshape(rows, plane.line_size)
         padded[:, :cols] = data
         padded[:, cols:] = data[:, -1:]
-        raw = padded.tobytes()
-        plane.update(raw + bytes(plane.buffer_size - len(raw)))
+        buf[rows * plane.line_size :] = 0
     return frame
 
 
