@@ -3,7 +3,7 @@
 A build parallelises across clips (worker processes, Beam or Dask workers), so the native
 thread pools inside a worker only compete with the other workers. OpenBLAS's are worse than
 idle: its threads spin after every BLAS call, and a one-worker build of LRW-like clips spent
-~1.6x the CPU per clip (``benchmarks/bench_build_speed.py``, issue 18) until they were
+1.6-1.7x the CPU per clip (``benchmarks/bench_build_speed.py``, issue 18) until they were
 limited, the waste landing on the cores other workers need.
 """
 

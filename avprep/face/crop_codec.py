@@ -74,7 +74,8 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 def rgb_to_yuv420p(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(H, W, 3) RGB uint8 (H, W even) -> yuv420p planes Y (H, W), Cb and Cr (H/2, W/2).
 
-    BT.601 limited range in integers, the same bytes on every machine:
+    BT.601 limited range in integer arithmetic, so no rounding depends on the machine (the
+    luma's bytes do depend on OpenCV's formula, recorded as ``versions.opencv``):
     - luma is OpenCV's ``COLOR_RGB2YUV_I420`` luma, 20-bit fixed point:
       ``Y = (269484 R + 528482 G + 102760 B + (16 << 20) + (1 << 19)) >> 20`` (a test checks
       all 2^24 colours). It is within 0.58 of the exact BT.601 value (the common 8-bit form,
