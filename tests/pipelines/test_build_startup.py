@@ -93,19 +93,22 @@ def test_detector_per_thread_shape_predictor_per_process():
     assert backends.shared_model("frontal_face_detector") is got["a2"][0]
 
 
-def test_worker_setup_limits_native_thread_pools(tmp_path):
+def test_worker_setup_limits_blas_thread_pools(tmp_path):
     """A build worker's BLAS pools run one thread (OpenBLAS threads spin after each call:
-    ~1.6x the CPU per clip, issue 18), whatever the environment said; checked in a new
-    process, since the limit is process-wide."""
+    ~1.6x the CPU per clip, issue 18), whatever the environment said; torch's own threads
+    (FAN on a CPU) are left alone. Checked in a new process: the limit is process-wide."""
     import json
     import os
     import subprocess
     import sys
 
+    pytest.importorskip("torch")
     code = (
         "import json, os\n"
         "from threadpoolctl import threadpool_info\n"
         "import scipy.linalg\n"  # numpy's and scipy's OpenBLAS both loaded
+        "import torch\n"
+        "torch_threads = torch.get_num_threads()\n"
         "from avprep.clip_processor import ClipProcessor\n"
         "from avprep.config import BuildConfig\n"
         f"p = ClipProcessor(BuildConfig(dataset='folder', root={str(tmp_path)!r}, "
@@ -114,14 +117,15 @@ def test_worker_setup_limits_native_thread_pools(tmp_path):
         "p.setup()\n"
         "after = [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
         "import cv2\n"
-        "print(json.dumps([before, after, cv2.getNumThreads(), os.environ['OMP_NUM_THREADS']]))\n"
+        "print(json.dumps([before, after, cv2.getNumThreads(), "
+        "os.environ['OPENBLAS_NUM_THREADS'], torch.get_num_threads() == torch_threads]))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     env["OPENBLAS_NUM_THREADS"] = "2"  # a user's setting: the worker still runs one
     res = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    before, after, cv2_threads, omp = json.loads(res.stdout.strip().splitlines()[-1])
+    before, after, cv2_threads, env, torch_same = json.loads(res.stdout.strip().splitlines()[-1])
     assert len(after) >= 2 and max(before) == 2
     assert after == [1] * len(after)
-    assert cv2_threads == 1 and omp == "1"
+    assert cv2_threads == 1 and env == "2" and torch_same  # the user's setting stays in the env
