@@ -13,6 +13,9 @@ span rule align it over the whole clip, ~30 ms) instead of recognising (~170 ms)
 
 Start-up: a one-clip ``avprep build folder`` from a new process runs in-process (no Beam,
 pipelines/local.py); ``after_beam_direct_runner`` is the same tree with ``--runner=DirectRunner``.
+End to end (``lrw_build_end_to_end``): ``avprep build lrw`` of the clips, three copies each, in
+LRW's own layout (``.txt`` files with ``Duration:``), shards and manifest written; per clip =
+(CPU seconds - the tree's fixed start-up) / clips.
 
 Every figure comes from its own subprocess (one core: OMP/OpenCV threads 1), with that
 process's peak RSS beside it; ``*_with_transcripts_user_env`` is the same per-clip run with
@@ -102,6 +105,45 @@ def make_lrw_like_clips(root: Path, n: int) -> list[Path]:
         spans[path.stem] = word_span(token.end - token.start)  # LRW's Duration:, centred
     (root / WORD_SPANS).write_text(json.dumps(spans))
     return paths
+
+
+def make_lrw_layout(clips: Path, root: Path, copies: int) -> int:
+    """The clips of :func:`make_lrw_like_clips` in LRW's own layout under ``root``
+    (``lipread_mp4/WORD/test/WORD_NNNNN.mp4`` + ``.txt`` with the word's ``Duration:``, two
+    decimals as LRW writes it), each ``copies`` times under new numbers: what
+    ``avprep build lrw`` reads, so its adapter gives each clip its word and span."""
+    spans = json.loads((clips / WORD_SPANS).read_text())
+    n = 0
+    for p in sorted(clips.glob("*.mp4")):
+        word, number = p.stem.split("_")
+        a, b = spans[p.stem]
+        folder = root / "lipread_mp4" / word / "test"
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(copies):
+            stem = f"{word}_{int(number) * copies + k + 1:05d}"
+            (folder / f"{stem}.mp4").write_bytes(p.read_bytes())
+            (folder / f"{stem}.txt").write_text(
+                f"Text:  {word}\nConf:  1.0\n\nDuration: {b - a:.2f} seconds\n"
+            )
+            n += 1
+    return n
+
+
+def lrw_end_to_end(
+    trees: dict[str, Path], root: Path, n: int, tmp: Path, fixed: dict[str, float], repeats: int
+) -> dict:
+    """``avprep build lrw`` of ``n`` clips in LRW's layout, as a user runs it, per tree (runs
+    alternate, cheapest kept); per clip = (CPU seconds - the tree's fixed start-up) / n."""
+    best: dict[str, dict] = {}
+    for k in range(repeats):
+        for tag, tree in trees.items():
+            r = cli_build(tree, root, tmp / f"lrw-{tag}-{k}", "--no-report", dataset="lrw")
+            if tag not in best or r["seconds"] < best[tag]["seconds"]:
+                best[tag] = r
+    for tag, r in best.items():
+        per = (r["seconds"] - fixed[tag]) / n
+        r.update(clips=n, seconds_per_clip=round(per, 4), clips_per_s_per_core=round(1 / per, 2))
+    return best
 
 
 # ----------------------------------------------------------------------------- parts (subprocess)
@@ -447,12 +489,12 @@ def run_part(tree: Path, part: str, *args: str, user_env: bool = False) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def cli_build(tree: Path, root: Path, out: Path, *extra: str) -> dict:
-    """Wall time and peak RSS of ``avprep build folder`` as a user runs it (new process)."""
+def cli_build(tree: Path, root: Path, out: Path, *extra: str, dataset: str = "folder") -> dict:
+    """Wall time and peak RSS of ``avprep build DATASET`` as a user runs it (new process)."""
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     rss = out.with_suffix(".rss")
     cmd = ["/usr/bin/time", "-f", "%U %S %M", "-o", str(rss), sys.executable, "-c",
-           "from avprep.cli import main; main()", "build", "folder", "--root", str(root),
+           "from avprep.cli import main; main()", "build", dataset, "--root", str(root),
            "--out", str(out), "--no-progress", *extra]  # fmt: skip
     start = time.perf_counter()
     # cwd=tree: ``python -c`` puts the working directory first on sys.path
@@ -591,6 +633,11 @@ def main() -> None:
         result["startup_one_clip"] = startup(builds, one, tmp, per, args.repeats + 1)
         script = run_part(REPO, "script", str(tmp / "clips"), str(tmp / "script-out"))
         build = cli_build(REPO, tmp / "clips", tmp / "build-all", "--no-report")
+        n_lrw = make_lrw_layout(tmp / "clips", tmp / "lrw", 3)
+        fixed = {t: result["startup_one_clip"][t]["no_report"]["fixed_seconds"] for t in trees}
+        result["lrw_build_end_to_end"] = lrw_end_to_end(
+            trees, tmp / "lrw", n_lrw, tmp, fixed, args.repeats
+        )
         result["host_probe"]["end"] = run_part(REPO, "host_probe")
     after = result["per_clip"]["after"]
     result["versus_per_frame_script"] = {
