@@ -115,10 +115,15 @@ def _yuv420p_frame(planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> av.Vide
     for plane, data in zip(frame.planes, planes, strict=True):
         rows, cols = data.shape
         buf = np.frombuffer(plane, np.uint8)  # the plane's own memory, written in place
+        in_place = buf.flags.writeable  # else (a PyAV lending planes read-only): via a copy
+        if not in_place:
+            buf = np.empty(plane.buffer_size, np.uint8)
         padded = buf[: rows * plane.line_size].reshape(rows, plane.line_size)
         padded[:, :cols] = data
         padded[:, cols:] = data[:, -1:]
         buf[rows * plane.line_size :] = 0
+        if not in_place:
+            plane.update(buf.tobytes())
     return frame
 
 

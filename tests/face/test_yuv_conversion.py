@@ -51,3 +51,27 @@ def test_sizes_with_odd_half_height_encode():
     frames = rng.integers(0, 256, (3, 90, 94, 3), dtype=np.uint8)
     out = decode_mp4(encode_mp4(frames))
     assert out.shape == frames.shape
+
+
+def test_frame_filled_in_place_or_through_a_copy_alike(monkeypatch):
+    """The yuv420p frame's bytes, padding included, are the same whether PyAV lends its planes
+    writable (filled in place) or read-only (filled through a copy)."""
+    from avprep.face import crop_codec
+
+    planes = rgb_to_yuv420p(np.random.default_rng(3).integers(0, 256, (90, 94, 3), np.uint8))
+    frame = crop_codec._yuv420p_frame(planes)
+    direct = [bytes(p) for p in frame.planes]
+    for p, data in zip(frame.planes, planes, strict=True):  # padding repeats each row's end
+        rows, cols = data.shape
+        got = np.frombuffer(p, np.uint8)[: rows * p.line_size].reshape(rows, p.line_size)
+        assert np.array_equal(got[:, :cols], data)
+        assert (got[:, cols:] == data[:, -1:]).all()
+    real = np.frombuffer
+
+    def read_only(buffer, dtype=float):
+        out = real(buffer, dtype)
+        out.flags.writeable = False
+        return out
+
+    monkeypatch.setattr(crop_codec.np, "frombuffer", read_only)
+    assert [bytes(p) for p in crop_codec._yuv420p_frame(planes).planes] == direct
