@@ -190,9 +190,9 @@ def _csv(value: str | None) -> tuple[str, ...]:
     type=click.Choice(X264_PRESET_NAMES),
     default=None,
     help="x264 preset of the MP4 crops: CPU against bytes. Default veryfast without inter "
-    "sub-partitions (measured on LRW-like crops: 15-35 % less x264 CPU than plain veryfast "
-    "for 3-6 % more bytes); superfast is faster again for ~10 % more bytes at equal "
-    "quality; faster and slower presets give smaller files for more CPU.",
+    "sub-partitions, adaptive B-frames or scene-cut search (measured on LRW-like crops: ~35 % "
+    "less CPU than plain veryfast for ~3 % more bytes); superfast is about as fast for ~8 % "
+    "more bytes at equal quality; faster and slower presets give smaller files for more CPU.",
 )
 @click.option(
     "--dlib-landmarks",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from functools import cache
 from pathlib import Path
 
 DLIB_MODEL_NAME = "shape_predictor_68_face_landmarks.dat"
@@ -55,10 +56,12 @@ def dlib_landmark_model_candidates(explicit: str | None = None) -> list[Path]:
     return out
 
 
+@cache
 def model_file_id(path: str | Path) -> str:
     """How samples name a model file: its name and size, not its path. The path is the
     machine's (a venv, a home directory), and recording it made two builds of the same input
-    on two machines write different sample bytes; name and size tell models apart."""
+    on two machines write different sample bytes; name and size tell models apart. Read once
+    per process: the face stage names its models in every sample."""
     p = Path(path)
     return f"{p.name} ({p.stat().st_size} bytes)"
 

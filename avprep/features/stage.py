@@ -11,7 +11,6 @@ timing, window convention, the audio span a frame's window covers, and validity 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
@@ -22,17 +21,10 @@ from avprep.features.noise import add_white_noise, noise_level_tag, noise_track_
 from avprep.features.tracks import compute_track, track_timing
 from avprep.features.windows import describe_span, window_validity
 from avprep.pcm import quantize_pcm16
-from avprep.stages import Stage
+from avprep.stages import Stage, package_version
 
 DEFAULT_FEATURES: tuple[str, ...] = ("mfcc_davs", "mfcc_syncnet", "mfcc_cran", "logspec_dvae")
 FEATURES_VERSION = "1"
-
-
-def _pkg_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 @dataclass
@@ -85,9 +77,9 @@ class AudioFeatureStage(Stage):
         return {
             "avprep.features": FEATURES_VERSION,
             "numpy": np.__version__,
-            "scipy": _pkg_version("scipy"),
-            "librosa": _pkg_version("librosa"),
-            "python_speech_features": _pkg_version("python_speech_features"),
+            "scipy": package_version("scipy"),
+            "librosa": package_version("librosa"),
+            "python_speech_features": package_version("python_speech_features"),
         }
 
     def process(self, work: ClipWork) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib.metadata import version
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -22,13 +20,6 @@ from avprep.phonetics.alignment import Alignment
 from avprep.phonetics.lexicon import normalize_transcript
 
 SAMPLE_RATE = 16000
-
-
-@cache
-def package_version(name: str) -> str:
-    """An installed package's version, read once per process: every sample's phonetics meta
-    names its aligner's versions, and reading a package's metadata costs ~0.4 ms."""
-    return version(name)
 
 
 @dataclass(frozen=True)

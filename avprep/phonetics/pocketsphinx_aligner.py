@@ -21,7 +21,6 @@ from avprep.phonetics.aligner import (
     SAMPLE_RATE,
     AlignRequest,
     align_each,
-    package_version,
     require_speech,
     to_pcm16,
     transcript_words,
@@ -29,6 +28,7 @@ from avprep.phonetics.aligner import (
 from avprep.phonetics.alignment import Alignment, Interval, tile_phones
 from avprep.phonetics.lexicon import Lexicon
 from avprep.phonetics.phoneset import SIL, normalize_phone
+from avprep.stages import package_version
 
 _ALT = re.compile(r"\(\d+\)$")  # pocketsphinx alternate pronunciation suffix: was(2)
 

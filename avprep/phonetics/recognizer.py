@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from avprep.clips import ClipRejected
-from avprep.phonetics.aligner import SAMPLE_RATE, package_version, speech_seconds, to_pcm16
+from avprep.phonetics.aligner import SAMPLE_RATE, speech_seconds, to_pcm16
 from avprep.phonetics.alignment import Alignment, Interval, tile_phones
 from avprep.phonetics.phoneset import PHONE_ID, SIL, normalize_phone
+from avprep.stages import package_version
 
 RECOGNIZERS = ("words", "phones")
 _ALT = re.compile(r"\(\d+\)$")  # was(2) -> was
